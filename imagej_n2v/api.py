@@ -1,0 +1,73 @@
+"""The Python API: the same verbs as the command line, on arrays instead of files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .axes import parse_index_list
+from .config import DenoiseConfig, TrainConfig
+from .stack import PlaneStack
+
+
+def denoise(
+    array: np.ndarray,
+    axes: str,
+    model: str | os.PathLike,
+    config: DenoiseConfig | None = None,
+    **options,
+) -> np.ndarray:
+    """Denoise every plane of ``array`` with an N2V model; the result has the same axes.
+
+    Parameters
+    ----------
+    array
+        The image, any of YX, ZYX, TZYX, ... with or without C, in any order.
+    axes
+        One letter per dimension of ``array``.
+    model
+        An n2v model folder or a bioimage.io zip exported by n2v.
+    config, options
+        A ``DenoiseConfig``, or its fields as keywords (``bit_depth=32``, ``frames="1-3"``).
+        Frames not chosen are left out; channels not chosen are copied unchanged.
+    """
+    from .inference import load_denoiser
+
+    config = config or DenoiseConfig(**options)
+    stack = PlaneStack(array, axes)
+    denoiser = load_denoiser(model, config.precision)
+    return denoiser.denoise(
+        array,
+        stack.axes,
+        frames=parse_index_list(config.frames, stack.frames, "frame"),
+        channels=parse_index_list(config.channels, stack.channels, "channel"),
+        bit_depth=config.bit_depth,
+        batch_planes=config.batch_planes,
+        keep_zero_columns=config.keep_zero_columns,
+    )
+
+
+def train(
+    arrays: np.ndarray | Sequence[np.ndarray],
+    axes: str | Sequence[str],
+    model_folder: str | os.PathLike,
+    config: TrainConfig | None = None,
+    overwrite: bool = False,
+    **options,
+) -> Path:
+    """Train a 2D N2V model on every plane of one or more arrays; returns the model folder.
+
+    ``axes`` is one string for all arrays or one per array. ``config`` or keyword options
+    (``epochs=10``, ``patch_size=32``, ...) set the training; see ``TrainConfig``.
+    """
+    from .training import train_model
+
+    config = config or TrainConfig(**options)
+    if isinstance(arrays, np.ndarray):
+        arrays = [arrays]
+    axes_list = [axes] * len(arrays) if isinstance(axes, str) else list(axes)
+    stacks = [PlaneStack(a, ax) for a, ax in zip(arrays, axes_list)]
+    return train_model(stacks, model_folder, config, overwrite=overwrite).model_folder

@@ -1,0 +1,257 @@
+"""The ``imagej-n2v`` command line: train, denoise, info, and the ImageJ commands.
+
+Each subcommand builds the same settings objects as the Python API and the ImageJ commands.
+Problems the user can fix (``N2VError``) end with one sentence and exit status 2; the
+traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import __version__
+from .errors import InputError, N2VError
+
+log = logging.getLogger("imagej_n2v")
+
+EXIT_USER_ERROR = 2
+EXIT_SOME_FAILED = 1
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("absl").setLevel(logging.WARNING)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+
+
+def _add_train(subparsers) -> None:
+    from .config import TrainConfig
+
+    d = TrainConfig()
+    p = subparsers.add_parser("train", help="train an N2V model on the planes of noisy stacks",
+                              description="Train a 2D N2V model on every plane (frame, slice, channel) of the inputs.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="TIFF files or folders (all TIFFs inside)")
+    p.add_argument("--axes", help="axes of plain TIFFs, e.g. TZYX (ImageJ hyperstacks bring their own)")
+    p.add_argument("--name", required=True, help="model name: the model folder is MODEL_DIR/NAME")
+    p.add_argument("--model-dir", default="models", help="folder for models (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing model of that name")
+    p.add_argument("--channels", help="train on these channels only, 1-based, e.g. 1,3 (default: all)")
+    p.add_argument("--patch-size", type=int, default=d.patch_size, help="patch edge in pixels (default: %(default)s)")
+    p.add_argument("--patches", type=int, default=d.patches, help="patches to draw at most (default: %(default)s)")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="share kept for validation (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed for patches and training (default: %(default)s)")
+    p.add_argument("--keep-zero-columns", action="store_true", help="do not cut zero-valued columns at plane edges")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="(default: %(default)s)")
+    p.add_argument("--steps", type=int, default=d.steps, help="steps per epoch (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="(default: %(default)s)")
+    p.add_argument("--unet-depth", type=int, default=d.unet_depth, help="(default: %(default)s)")
+    p.add_argument("--unet-kernel", type=int, default=d.unet_kernel, help="(default: %(default)s)")
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="(default: %(default)s)")
+    p.add_argument("--perc-pix", type=float, default=d.perc_pix, help="percent of pixels masked per patch (default: %(default)s)")
+    p.add_argument("--n2v2", action="store_true", help="use the N2V2 variant (blurpool, no top skip, median replacement)")
+    p.add_argument("--precision", default=d.precision, choices=["fp32", "bf16", "fp16", "auto"],
+                   help="compute precision (default: %(default)s, exact)")
+    p.add_argument("--no-export", action="store_true", help="skip the bioimage.io zip export")
+    p.set_defaults(run=_run_train)
+
+
+def _add_denoise(subparsers) -> None:
+    p = subparsers.add_parser("denoise", help="denoise stacks with a trained model",
+                              description="Denoise every plane of each input; write <stem>_denoised.tif as an ImageJ hyperstack.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="TIFF files or folders (all TIFFs inside)")
+    p.add_argument("--model", required=True, help="n2v model folder or bioimage.io zip")
+    p.add_argument("--axes", help="axes of plain TIFFs, e.g. TZYX (ImageJ hyperstacks bring their own)")
+    p.add_argument("--output", help="output folder (default: beside each input)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--frames", help="time points to denoise, 1-based, e.g. 1-3,7 (default: all)")
+    p.add_argument("--channels", help="channels to denoise, 1-based, e.g. 1,3; others are copied (default: all)")
+    p.add_argument("--bit-depth", type=int, choices=[16, 32], default=16,
+                   help="16: rounded and clipped to 0..65535 in the input's units; 32: float (default: %(default)s)")
+    p.add_argument("--keep-zero-columns", action="store_true", help="denoise zero-valued edge columns too")
+    p.add_argument("--batch-planes", type=int, default=4, help="planes per network call (default: %(default)s)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"],
+                   help="compute precision (default: %(default)s, exact)")
+    p.set_defaults(run=_run_denoise)
+
+
+def _add_info(subparsers) -> None:
+    p = subparsers.add_parser("info", help="describe an image, a model, or this system")
+    p.add_argument("path", nargs="?", help="a TIFF, a model folder or a bioimage.io zip")
+    p.add_argument("--axes", help="axes of a plain TIFF")
+    p.add_argument("--system", action="store_true", help="versions and supported precisions of this machine")
+    p.set_defaults(run=_run_info)
+
+
+def _progress_bar(total: int, description: str, unit: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit=unit, disable=None, leave=False)
+
+
+def _run_train(args) -> int:
+    from .axes import parse_index_list
+    from .config import TrainConfig
+    from .tiff_io import find_tiffs, read_image
+    from .training import train_model
+
+    images = [read_image(p, args.axes) for p in find_tiffs(args.inputs)]
+    channels = None
+    if args.channels:
+        most = max(i.stack.channels for i in images)
+        channels = [c + 1 for c in parse_index_list(args.channels, most, "channel") or []]
+    config = TrainConfig(
+        patch_size=args.patch_size, patches=args.patches, val_fraction=args.val_fraction, seed=args.seed,
+        keep_zero_columns=args.keep_zero_columns, channels=channels, epochs=args.epochs, steps=args.steps,
+        batch_size=args.batch_size, unet_depth=args.unet_depth, unet_kernel=args.unet_kernel,
+        learning_rate=args.learning_rate, perc_pix=args.perc_pix, n2v2=args.n2v2, precision=args.precision,
+    )
+    target = Path(args.model_dir) / args.name
+    log.info("Training %s on %d image(s): %s", target, len(images),
+             ", ".join(f"{i.path.name} {i.axes} {i.stack.shape}" for i in images))
+    bar = _progress_bar(sum(len(i.stack) for i in images), "reading planes", "plane")
+
+    def on_survey(done: int, total: int) -> None:
+        bar.update(done - bar.n)
+
+    def on_epoch(epoch: int, epochs: int, logs: dict, seconds: float) -> None:
+        if not bar.disable:
+            bar.close()
+        log.info("epoch %d/%d  loss %.4f  val_loss %.4f  lr %.2g  %.1f s",
+                 epoch, epochs, logs.get("loss", float("nan")), logs.get("val_loss", float("nan")),
+                 logs.get("lr", float("nan")), seconds)
+
+    result = train_model([i.stack for i in images], target, config, overwrite=args.overwrite,
+                         export=not args.no_export, on_epoch=on_epoch, on_survey=on_survey)
+    bar.close()
+    log.info("Model written to %s (history.csv, loss.png%s).", result.model_folder,
+             f", {result.archive.name}" if result.archive else "")
+    print(result.model_folder)
+    return 0
+
+
+def _for_each_file(paths: Sequence[Path], work: Callable[[Path], None]) -> int:
+    """Run ``work`` on each file; one bad file is reported and skipped, the rest are done."""
+    failed = 0
+    for path in paths:
+        try:
+            work(path)
+        except N2VError as exc:
+            if len(paths) == 1:
+                raise
+            failed += 1
+            log.error("%s: %s (skipped)", path.name, exc)
+    if failed:
+        log.error("%d of %d file(s) failed.", failed, len(paths))
+        return EXIT_SOME_FAILED
+    return 0
+
+
+def _run_denoise(args) -> int:
+    from .axes import parse_index_list
+    from .config import DenoiseConfig
+    from .inference import load_denoiser
+    from .tiff_io import find_tiffs, output_shape, read_image, write_planes
+
+    config = DenoiseConfig(bit_depth=args.bit_depth, frames=args.frames, channels=args.channels,
+                           precision=args.precision, batch_planes=args.batch_planes,
+                           keep_zero_columns=args.keep_zero_columns)
+    paths = find_tiffs(args.inputs)
+    denoiser = load_denoiser(args.model, config.precision)
+
+    def denoise_file(path: Path) -> None:
+        started = time.monotonic()
+        image = read_image(path, args.axes)
+        stack = image.stack
+        frames = parse_index_list(config.frames, stack.frames, "frame")
+        channels = parse_index_list(config.channels, stack.channels, "channel")
+        out_axes = stack.canonical_dims()
+        if out_axes != stack.axes:
+            log.warning("%s: axes %s are written in ImageJ's order %s.", path.name, stack.axes, out_axes)
+        folder = Path(args.output) if args.output else path.parent
+        target = folder / f"{path.stem}_denoised.tif"
+        shape = output_shape(stack, out_axes, None if frames is None else len(frames))
+        n_planes = len(list(stack.indices(frames)))
+        with _progress_bar(n_planes, path.name, "plane") as bar:
+            planes = denoiser.denoise_planes(
+                stack, frames=frames, channels=channels, bit_depth=config.bit_depth,
+                batch_planes=config.batch_planes, keep_zero_columns=config.keep_zero_columns,
+                progress=lambda done, total: bar.update(done - bar.n),
+            )
+            info = f"imagej-n2v {__version__}: denoised with {Path(args.model).name}, precision {denoiser.precision}"
+            write_planes(target, planes, out_axes, shape, "uint16" if config.bit_depth == 16 else "float32",
+                         image.calibration, overwrite=args.overwrite, info=info)
+        log.info("%s -> %s (%s %s, %.1f s)", path.name, target, out_axes, shape, time.monotonic() - started)
+        print(target)
+
+    return _for_each_file(paths, denoise_file)
+
+
+def _run_info(args) -> int:
+    if args.system:
+        from .system import system_lines
+
+        print("\n".join(system_lines()))
+        return 0
+    if not args.path:
+        raise InputError("Give a TIFF, a model folder or a bioimage.io zip to describe, or --system.")
+    path = Path(args.path)
+    if path.is_dir() or path.name.endswith(".zip"):
+        from .model import describe_model, info_lines
+
+        print("\n".join(info_lines(describe_model(path))))
+        return 0
+    from .tiff_io import read_image
+
+    image = read_image(path, args.axes)
+    cal = image.calibration
+    stack = image.stack
+    print(f"image: {path}")
+    print(f"axes: {image.axes}  shape: {stack.shape}  type: {stack.dtype}"
+          f"  ({stack.frames} frames, {stack.slices} slices, {stack.channels} channels of {stack.height}x{stack.width})")
+    print(f"pixel size: {cal.pixel_width:g} x {cal.pixel_height:g} {cal.unit}"
+          + (f", z spacing {cal.z_spacing:g}" if cal.z_spacing is not None else "")
+          + (f", frame interval {cal.frame_interval:g}" if cal.frame_interval is not None else ""))
+    print(f"ImageJ hyperstack: {'yes' if image.is_imagej else 'no'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imagej-n2v", description="Noise2Void denoising for ImageJ/Fiji hyperstacks.")
+    parser.add_argument("--version", action="version", version=f"imagej-n2v {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug messages")
+    parser.add_argument("--quiet", action="store_true", help="only warnings and errors")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train(subparsers)
+    _add_denoise(subparsers)
+    _add_info(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO,
+                        format="%(message)s", stream=sys.stderr)
+    if not args.debug:
+        _quiet_tensorflow()
+    try:
+        return args.run(args)
+    except N2VError as exc:
+        if args.debug:
+            raise
+        print(f"imagej-n2v: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("imagej-n2v: interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Exception types for problems a user can fix.
+
+Every message is one sentence that names the file or option, what is wrong and what to do.
+The CLI and the ImageJ commands turn these into a short message and an exit status (or an
+aborted macro); anything else is a bug and keeps its traceback.
+"""
+
+
+class N2VError(Exception):
+    """Base class: a problem with the user's input, model, output or installation."""
+
+
+class InputError(N2VError):
+    """An input image or option is unusable (missing, not a TIFF, wrong axes, ...)."""
+
+
+class AxesError(InputError):
+    """An axes string is invalid or does not match an image's shape."""
+
+
+class ModelError(N2VError):
+    """A model folder or archive is missing, incomplete, corrupt or unsuitable."""
+
+
+class OutputError(N2VError):
+    """An output cannot be written: it exists already, or the folder is not writable or full."""
+
+
+class DependencyError(N2VError):
+    """The installed TensorFlow/n2v stack is not the tested one, or Java/ImageJ is missing."""

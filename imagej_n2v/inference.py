@@ -1,0 +1,259 @@
+"""Denoising planes with a loaded model: lean, batched and streamed.
+
+The network is wrapped once in a ``tf.function`` with a shape-agnostic signature, so it is
+traced once per session rather than once per plane. Planes are read, normalised and padded in
+one thread, run through the network in another, and handed back in order, so reading,
+computing and writing overlap and only a few planes are in memory at any time.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .errors import ModelError
+from .model import PER_PLANE, ModelDescription, build_network, describe_model
+from .planes import Normalization, kept_columns, plane_normalization
+from .stack import PlaneIndex, PlaneStack
+
+log = logging.getLogger(__name__)
+
+QUEUE_DEPTH = 2
+"""Batches waiting between stages: enough to keep the network busy, few enough to bound memory."""
+
+
+@dataclass
+class _Prepared:
+    """A plane ready for the network (or a plane that needs none)."""
+
+    index: PlaneIndex
+    plane: np.ndarray  # the input plane, for pass-through and the output's shape
+    columns: slice | None  # None: nothing to denoise (all zero, or a channel not chosen)
+    normalization: Normalization | None = None
+    padded: np.ndarray | None = None  # (H', W') float32, normalised and reflect-padded
+    pad: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
+
+
+def _split(total: int) -> tuple[int, int]:
+    """csbdeep's PadAndCropResizer split, so results match n2v's ``predict``."""
+    return total // 2, total - total // 2
+
+
+def to_output(plane: np.ndarray, bit_depth: int) -> np.ndarray:
+    """Round and clip to 16-bit (no rescaling: values stay in the input's units) or keep float32."""
+    if bit_depth == 32:
+        return plane.astype(np.float32, copy=False)
+    out = np.rint(plane, out=plane) if plane.dtype == np.float32 else np.rint(plane.astype(np.float32))
+    np.clip(out, 0, 65535, out=out)
+    return out.astype(np.uint16)
+
+
+class Denoiser:
+    """A model loaded and traced once, applied to any number of stacks.
+
+    Parameters
+    ----------
+    description
+        The model (see ``model.describe_model``).
+    precision
+        Compute precision of the network ("fp32" or a reduced one set up by ``precision``).
+    """
+
+    def __init__(self, description: ModelDescription, precision: str = "fp32"):
+        if description.n_channels != 1 or description.axes not in ("YX", "XY"):
+            raise ModelError(
+                f"The model {description.folder} is a {description.axes} model with {description.n_channels} channels: "
+                f"imagej-n2v applies 2D single-channel models plane by plane; train one with imagej-n2v train."
+            )
+        import tensorflow as tf
+
+        from .precision import network_precision
+
+        self.description = description
+        self.precision = precision
+        self.per_plane = description.normalization == PER_PLANE
+        self.div_by = 2**description.depth
+        with network_precision(precision):
+            network = build_network(description)
+        self._network = tf.function(
+            lambda x: tf.cast(network(x, training=False), tf.float32),
+            input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
+        )
+
+    def normalization_for(self, kept: np.ndarray) -> Normalization:
+        if self.per_plane:
+            return plane_normalization(kept)
+        return Normalization(self.description.global_mean, self.description.global_std)
+
+    def _prepare(self, stack: PlaneStack, index: PlaneIndex, channels: Sequence[int] | None, keep_zero: bool) -> _Prepared:
+        plane = stack.plane(index)
+        if channels is not None and index.c not in channels:
+            return _Prepared(index, plane, None)
+        columns = kept_columns(plane, keep_zero)
+        if columns is None:
+            return _Prepared(index, plane, None)
+        kept = plane[:, columns]
+        normalization = self.normalization_for(kept)
+        data = normalization.apply(kept)
+        pad = tuple(_split((-size) % self.div_by) for size in data.shape)
+        if any(sum(p) for p in pad):
+            data = np.pad(data, pad, mode="reflect")
+        return _Prepared(index, plane, columns, normalization, data, pad)  # type: ignore[arg-type]
+
+    def _run(self, batch: list[_Prepared]) -> list[np.ndarray]:
+        """Network outputs (float32, input units) for prepared planes of one padded shape."""
+        stacked = np.stack([p.padded for p in batch])[..., np.newaxis]
+        result = self._network(stacked).numpy()[..., 0]
+        outputs = []
+        for prepared, predicted in zip(batch, result):
+            (top, bottom), (left, right) = prepared.pad
+            height, width = prepared.padded.shape
+            crop = predicted[top : height - bottom, left : width - right]
+            outputs.append(prepared.normalization.invert(np.ascontiguousarray(crop)))
+        return outputs
+
+    def _assemble(self, prepared: _Prepared, denoised: np.ndarray | None, bit_depth: int) -> np.ndarray:
+        if prepared.columns is None:
+            source = prepared.plane.astype(np.float32) if bit_depth == 32 else prepared.plane
+            return to_output(np.array(source, dtype=np.float32), bit_depth)
+        full = np.zeros(prepared.plane.shape, dtype=np.float32)
+        full[:, prepared.columns] = denoised
+        return to_output(full, bit_depth)
+
+    def denoise_planes(
+        self,
+        stack: PlaneStack,
+        frames: Sequence[int] | None = None,
+        channels: Sequence[int] | None = None,
+        bit_depth: int = 16,
+        batch_planes: int = 4,
+        keep_zero_columns: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Yield the output planes of ``stack`` in ImageJ order (C fastest, then Z, then T).
+
+        ``frames`` and ``channels`` are 0-based; channels not chosen are passed through
+        unchanged (converted to the output type), frames not chosen are left out.
+        """
+        indices = list(stack.indices(frames))
+        total = len(indices)
+        prepared_q: queue.Queue = queue.Queue(QUEUE_DEPTH * batch_planes)
+        done_q: queue.Queue = queue.Queue(QUEUE_DEPTH)
+        stop = threading.Event()
+
+        def put(q: queue.Queue, item) -> bool:
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def read_and_prepare() -> None:
+            try:
+                for index in indices:
+                    if not put(prepared_q, self._prepare(stack, index, channels, keep_zero_columns)):
+                        return
+                put(prepared_q, None)
+            except BaseException as exc:  # handed to the consumer, which re-raises it
+                put(prepared_q, exc)
+
+        def compute() -> None:
+            pending: list[_Prepared] = []
+
+            def flush() -> bool:
+                # outputs keep plane order: a batch only holds consecutive planes
+                outputs = self._run([p for p in pending if p.columns is not None]) if any(
+                    p.columns is not None for p in pending) else []
+                results = iter(outputs)
+                assembled = [self._assemble(p, next(results) if p.columns is not None else None, bit_depth) for p in pending]
+                pending.clear()
+                return put(done_q, assembled)
+
+            try:
+                while True:
+                    item = prepared_q.get()
+                    if isinstance(item, BaseException):
+                        raise item
+                    if item is None:
+                        break
+                    shape_changes = pending and item.columns is not None and any(
+                        p.padded is not None and p.padded.shape != item.padded.shape for p in pending)
+                    if shape_changes and not flush():
+                        return
+                    pending.append(item)
+                    if len(pending) >= batch_planes and not flush():
+                        return
+                if pending and not flush():
+                    return
+                put(done_q, None)
+            except BaseException as exc:
+                put(done_q, exc)
+
+        workers = [threading.Thread(target=f, daemon=True, name=f"n2v-{f.__name__}") for f in (read_and_prepare, compute)]
+        for worker in workers:
+            worker.start()
+        finished = 0
+        try:
+            while True:
+                item = done_q.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if item is None:
+                    break
+                for plane in item:
+                    yield plane
+                    finished += 1
+                    if progress:
+                        progress(finished, total)
+        finally:
+            stop.set()
+            for worker in workers:
+                worker.join(timeout=5)
+
+    def denoise(self, array: np.ndarray, axes: str, **options) -> np.ndarray:
+        """Denoise a whole in-memory array; returns an array with the same axes order.
+
+        Accepts the keyword options of ``denoise_planes``. Frames not chosen are dropped.
+        """
+        from .axes import from_canonical
+
+        stack = PlaneStack(array, axes)
+        frames = options.get("frames")
+        bit_depth = options.get("bit_depth", 16)
+        n_frames = stack.frames if frames is None else len(frames)
+        out = np.empty((n_frames, stack.slices, stack.channels, stack.height, stack.width),
+                       dtype=np.uint16 if bit_depth == 16 else np.float32)
+        flat = out.reshape(-1, stack.height, stack.width)
+        for number, plane in enumerate(self.denoise_planes(stack, **options)):
+            flat[number] = plane
+        return from_canonical(out, stack.axes)
+
+
+@lru_cache(maxsize=4)
+def _cached_denoiser(folder: str, mtime: float, precision: str) -> Denoiser:
+    return Denoiser(describe_model(folder), precision)
+
+
+def load_denoiser(model: str | Path, precision: str = "fp32") -> Denoiser:
+    """A warm ``Denoiser`` for ``model``: loaded and traced once per session, reused after.
+
+    The cache key includes the model's modification time, so a retrained model is reloaded.
+    """
+    from .versions import check_environment
+
+    check_environment()
+    path = Path(model).resolve()
+    if not path.exists():
+        raise ModelError(f"The model {model} does not exist: give an n2v model folder or a bioimage.io zip.")
+    config = path / "config.json" if path.is_dir() else path
+    mtime = config.stat().st_mtime if config.exists() else path.stat().st_mtime
+    return _cached_denoiser(str(path), mtime, precision)

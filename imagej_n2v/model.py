@@ -1,0 +1,241 @@
+"""N2V model folders and bioimage.io archives: loading, describing, and our additions.
+
+A model stays in n2v's own folder layout (``config.json`` and ``weights_*.h5``), so the seed's
+``N2V(config=None, name, basedir)`` loads it. Beside n2v's files we keep ``imagej_n2v.json``
+(how the planes were normalised, which channels, the training settings and data summary),
+``history.csv`` and ``loss.png``. A folder without ``imagej_n2v.json`` was written by n2v
+itself and keeps n2v's own global normalisation, so it gives n2v's own results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+METADATA_FILE = "imagej_n2v.json"
+ARCHIVE_SUFFIX = ".bioimage.io.zip"
+PER_PLANE = "per-plane"
+N2V_GLOBAL = "n2v"
+MAX_ARCHIVE_BYTES = 2 * 1024**3
+"""Uncompressed size above which an archive is refused (a U-Net is tens of MB; this stops zip bombs)."""
+
+
+@dataclass
+class ModelDescription:
+    """What a model folder says about itself, readable without TensorFlow."""
+
+    folder: Path
+    config: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None  # the archive it came from, if any
+
+    @property
+    def normalization(self) -> str:
+        return self.metadata.get("normalization", N2V_GLOBAL)
+
+    @property
+    def axes(self) -> str:
+        return str(self.config.get("axes", "YXC")).replace("C", "")
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.config.get("n_channel_in", 1))
+
+    @property
+    def global_mean(self) -> float:
+        return float(self.config["means"][0])
+
+    @property
+    def global_std(self) -> float:
+        return float(self.config["stds"][0])
+
+    @property
+    def depth(self) -> int:
+        return int(self.config.get("unet_n_depth", 2))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path} cannot be read ({exc}): the model folder is damaged; train it again.") from None
+
+
+def describe_model(path: str | os.PathLike) -> ModelDescription:
+    """Read a model folder (or an n2v bioimage.io archive) without building the network."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"The model {path} does not exist: give an n2v model folder or a bioimage.io zip.")
+    if path.is_file():
+        folder = extract_archive(path)
+        description = describe_model(folder)
+        description.source = path
+        return description
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise ModelError(f"{path} has no config.json: it is not an n2v model folder (or it is incomplete).")
+    metadata_file = path / METADATA_FILE
+    metadata = _read_json(metadata_file) if metadata_file.is_file() else {}
+    if metadata.get("incomplete"):
+        log.warning("The model %s is marked incomplete (training was interrupted); its best weights so far are used.", path)
+    return ModelDescription(path, _read_json(config_file), metadata)
+
+
+def weights_file(folder: Path) -> Path | None:
+    """n2v's preference: the best weights, else the newest of the others."""
+    best = folder / "weights_best.h5"
+    if best.is_file():
+        return best
+    others = sorted(folder.glob("weights_*.h5"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return others[0] if others else None
+
+
+def _archive_cache_root() -> Path:
+    root = Path(os.environ.get("IMAGEJ_N2V_CACHE", Path(tempfile.gettempdir()) / "imagej-n2v-models"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _check_member(archive: Path, info: zipfile.ZipInfo) -> None:
+    name = info.filename
+    parts = Path(name).parts
+    if name.startswith(("/", "\\")) or (parts and ":" in parts[0]) or ".." in parts:
+        raise ModelError(f"{archive} contains the unsafe path '{name}': it was not made by n2v; refuse to open it.")
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise ModelError(f"{archive} contains a symbolic link '{name}': it was not made by n2v; refuse to open it.")
+
+
+def safe_extract(archive: Path, target: Path) -> None:
+    """Extract ``archive`` into ``target``, refusing unsafe paths, links and oversized content."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = zf.infolist()
+            total = sum(m.file_size for m in members)
+            if total > MAX_ARCHIVE_BYTES:
+                raise ModelError(
+                    f"{archive} would unpack to {total / 1024**3:.1f} GB, more than a model needs: refuse to open it."
+                )
+            for member in members:
+                _check_member(archive, member)
+            for member in members:
+                zf.extract(member, target)
+    except zipfile.BadZipFile:
+        raise ModelError(f"{archive} is not a valid zip archive: export the model again.") from None
+
+
+def extract_archive(archive: Path) -> Path:
+    """Unpack an n2v bioimage.io zip once (cached by content) and return an n2v model folder.
+
+    n2v's archive holds config.json and the network as a zipped TensorFlow SavedModel.
+    """
+    digest = hashlib.sha256()
+    with open(archive, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    folder = _archive_cache_root() / digest.hexdigest()[:16]
+    if (folder / ".complete").is_file():
+        return folder
+    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=folder.parent))
+    safe_extract(archive, staging)
+    inner = staging / "tf_model.zip"
+    if not (staging / "config.json").is_file() or not inner.is_file():
+        raise ModelError(f"{archive} lacks config.json or tf_model.zip: it is not a bioimage.io zip exported by n2v.")
+    safe_extract(inner, staging / "tf_model")
+    (staging / ".complete").touch()
+    with contextlib.suppress(OSError):
+        staging.rename(folder)
+    return folder if (folder / ".complete").is_file() else staging
+
+
+def build_network(description: ModelDescription):
+    """The Keras network of a model, with its trained weights loaded.
+
+    Imports TensorFlow and n2v; call ``versions.check_environment()`` first.
+    """
+    folder = description.folder
+    saved_model = folder / "tf_model"
+    weights = weights_file(folder)
+    if weights is None and not saved_model.is_dir():
+        raise ModelError(f"{folder} has no weights (weights_best.h5): training did not finish; train it again.")
+    from n2v.models import N2V
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), _quiet_warnings():
+            n2v_model = N2V(config=None, name=folder.name, basedir=str(folder.parent))
+    except Exception as exc:
+        raise ModelError(f"{folder}/config.json is not a valid n2v configuration ({exc}): train the model again.") from None
+    try:
+        if weights is not None:
+            n2v_model.keras_model.load_weights(str(weights))
+        else:
+            import tensorflow as tf
+
+            saved = tf.keras.models.load_model(str(saved_model), compile=False)
+            n2v_model.keras_model.set_weights(saved.get_weights())
+    except Exception as exc:
+        source = weights or saved_model
+        raise ModelError(f"The weights in {source} cannot be loaded ({type(exc).__name__}): the file is damaged; train or export the model again.") from None
+    return n2v_model.keras_model
+
+
+@contextlib.contextmanager
+def _quiet_warnings():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
+    """Write ``imagej_n2v.json`` (atomically: a reader never sees half a file)."""
+    temp = folder / f".{METADATA_FILE}.partial"
+    temp.write_text(json.dumps(metadata, indent=2, sort_keys=True))
+    os.replace(temp, folder / METADATA_FILE)
+
+
+def info_lines(description: ModelDescription) -> list[str]:
+    """Human-readable facts about a model for ``imagej-n2v info``."""
+    config, meta = description.config, description.metadata
+    lines = [
+        f"model: {description.source or description.folder}",
+        f"kind: {'imagej-n2v' if meta else 'n2v (native)'} {'N2V2' if config.get('blurpool') else 'N2V'} model, axes {description.axes}, "
+        f"{description.n_channels} channel(s) in",
+        f"normalisation: {'each plane by its own robust mean and std' if description.normalization == PER_PLANE else f'global mean {description.global_mean:.4g}, std {description.global_std:.4g} (n2v)'}",
+        f"network: U-Net depth {config.get('unet_n_depth')}, kernel {config.get('unet_kern_size')}, first layer {config.get('unet_n_first')} filters",
+        f"patch size: {'x'.join(str(p) for p in config.get('n2v_patch_shape', []))}",
+    ]
+    if meta:
+        settings = meta.get("training", {})
+        channels = settings.get("channels")
+        lines.append(f"channels trained: {', '.join(map(str, channels)) if channels else 'all'}")
+        lines.append(
+            f"training: {settings.get('epochs')} epochs x {settings.get('steps')} steps, batch {settings.get('batch_size')}, "
+            f"learning rate {settings.get('learning_rate')}, seed {settings.get('seed')}, precision {settings.get('precision', 'fp32')}"
+        )
+        data = meta.get("data", {})
+        if data:
+            lines.append(
+                f"data: {data.get('train_patches')} training + {data.get('validation_patches')} validation patches "
+                f"from {data.get('planes_used')} planes"
+            )
+        final = meta.get("final_losses")
+        if final:
+            lines.append(f"final loss {final.get('loss'):.4g}, validation loss {final.get('val_loss'):.4g}")
+        if meta.get("incomplete"):
+            lines.append("status: INCOMPLETE (training was interrupted; resume with --resume)")
+    return lines

@@ -1,0 +1,78 @@
+"""A stack seen plane by plane, whatever its axes order and wherever its pixels live.
+
+N2V here is a 2D model applied to every (frame, slice, channel) plane. ``PlaneStack`` gives
+the core that view without copying the whole stack: the data can be a numpy array, a
+memory-mapped TIFF, a page-by-page TIFF reader or ImageJ's own planes, as long as indexing
+with integers for the non-plane axes returns one 2D plane.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+
+from .axes import CANONICAL, canonical_shape, normalize_axes
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class PlaneIndex:
+    """0-based frame, slice and channel of a plane in TZCYX terms."""
+
+    t: int
+    z: int
+    c: int
+
+
+class PlaneStack:
+    """Plane access to ``data`` whose dimensions are named by ``axes``.
+
+    ``data`` needs ``shape``, ``dtype`` and integer indexing over its non-plane axes; numpy
+    arrays and memmaps qualify. A stack whose X comes before Y gets each plane transposed.
+    """
+
+    def __init__(self, data: Any, axes: str):
+        self.axes = normalize_axes(axes, data.shape)
+        self.data = data
+        dtype = np.dtype(data.dtype)
+        if dtype.kind == "c":
+            raise InputError("The image holds complex numbers: N2V denoises real-valued intensities only.")
+        if dtype.kind not in "uif" and dtype != np.bool_:
+            raise InputError(f"The image has pixel type {dtype}, which N2V cannot denoise: use 8, 16 or 32-bit images.")
+        self.dtype = dtype
+        self.frames, self.slices, self.channels, self.height, self.width = canonical_shape(data.shape, self.axes)
+        self._outer = [a for a in self.axes if a not in "YX"]
+        self._transpose = self.axes.index("X") < self.axes.index("Y")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def tzc(self) -> tuple[int, int, int]:
+        return self.frames, self.slices, self.channels
+
+    def __len__(self) -> int:
+        return self.frames * self.slices * self.channels
+
+    def indices(self, frames: list[int] | None = None) -> Iterator[PlaneIndex]:
+        """Planes in ImageJ's order (C fastest, then Z, then T), optionally only some frames."""
+        for t in range(self.frames) if frames is None else frames:
+            for z in range(self.slices):
+                for c in range(self.channels):
+                    yield PlaneIndex(t, z, c)
+
+    def plane(self, index: PlaneIndex) -> np.ndarray:
+        """The (Y, X) plane at ``index``; a view where the data allows it."""
+        where = {"T": index.t, "Z": index.z, "C": index.c}
+        key = []
+        for a in self.axes:
+            key.append(where[a] if a in where else slice(None))
+        plane = np.asarray(self.data[tuple(key)])
+        return plane.T if self._transpose else plane
+
+    def canonical_dims(self) -> str:
+        """The axes this stack has, in ImageJ order (what an output file carries)."""
+        return "".join(a for a in CANONICAL if a in self.axes)

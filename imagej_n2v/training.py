@@ -1,0 +1,232 @@
+"""Training an N2V model on the planes of one or more stacks.
+
+The model is trained in a temporary folder beside its final place and moved there only when
+training, the history, the loss plot and the bioimage.io export are all complete, so an
+existing model is never damaged by a failed run, and it is replaced only when asked to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import logging
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import __version__
+from .config import TrainConfig
+from .errors import InputError, OutputError
+from .model import ARCHIVE_SUFFIX, METADATA_FILE, PER_PLANE, write_metadata
+from .patches import TrainingPatches, sample_patches
+from .stack import PlaneStack
+
+log = logging.getLogger(__name__)
+
+EpochCallback = Callable[[int, int, dict, float], None]
+"""Called after each epoch with (epoch 1-based, epochs, logs with loss/val_loss/lr, seconds)."""
+
+
+@dataclass
+class TrainResult:
+    """Where the model went and how training ended."""
+
+    model_folder: Path
+    archive: Path | None
+    history: dict[str, list[float]]
+    patches: dict
+
+
+def n2v_settings(config: TrainConfig) -> dict:
+    """Keyword arguments for n2v's ``N2VConfig`` from our settings."""
+    settings = dict(
+        unet_kern_size=config.unet_kernel,
+        unet_n_depth=config.unet_depth,
+        unet_n_first=config.unet_n_first,
+        train_steps_per_epoch=config.steps,
+        train_epochs=config.epochs,
+        train_loss="mse",
+        batch_norm=True,
+        train_batch_size=config.batch_size,
+        n2v_perc_pix=config.perc_pix,
+        n2v_patch_shape=(config.patch_size, config.patch_size),
+        n2v_manipulator="uniform_withCP",
+        n2v_neighborhood_radius=5,
+        train_learning_rate=config.learning_rate,
+        train_tensorboard=False,
+    )
+    if config.n2v2:
+        settings.update(blurpool=True, skip_skipone=True, n2v_manipulator="median", unet_residual=False)
+    return settings
+
+
+def _epoch_callback(on_epoch: EpochCallback | None, epochs: int):
+    import tensorflow as tf
+
+    class EpochReport(tf.keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.monotonic()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = dict(logs or {})
+            logs["lr"] = float(tf.keras.backend.get_value(self.model.optimizer.learning_rate))
+            if on_epoch:
+                on_epoch(epoch + 1, epochs, logs, time.monotonic() - self.started)
+
+    return EpochReport()
+
+
+def write_history(folder: Path, history: dict[str, list[float]]) -> None:
+    """history.csv (epoch, loss, val_loss, lr) and loss.png beside the model."""
+    epochs = range(1, len(history.get("loss", [])) + 1)
+    with open(folder / "history.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["epoch", "loss", "val_loss", "lr"])
+        for i, epoch in enumerate(epochs):
+            writer.writerow([epoch] + [history.get(k, [float("nan")] * len(epochs))[i] for k in ("loss", "val_loss", "lr")])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    axis.plot(list(epochs), history.get("loss", []), label="training loss")
+    axis.plot(list(epochs), history.get("val_loss", []), label="validation loss")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("loss (MSE on masked pixels)")
+    axis.set_title(f"N2V training: {folder.name}")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(folder / "loss.png", dpi=100)
+    plt.close(figure)
+
+
+def _export_archive(model, folder: Path, name: str, patches: TrainingPatches, mean: float, std: float) -> Path:
+    """n2v's bioimage.io export, renamed after the model, with our metadata inside."""
+    test_image = patches.validation[0, ..., 0] * np.float32(std) + np.float32(mean)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bioimageio tries to reach the web for tag checks
+        model.export_TF(
+            name=name,
+            description="Noise2Void model trained plane by plane with imagej-n2v",
+            authors=["imagej-n2v"],
+            test_img=test_image[..., np.newaxis],
+            axes="YXC",
+            patch_shape=test_image.shape,
+        )
+    (exported,) = folder.glob("*" + ARCHIVE_SUFFIX)
+    archive = folder / (name + ARCHIVE_SUFFIX)
+    os.replace(exported, archive)
+    import zipfile
+
+    with zipfile.ZipFile(archive, "a") as zf:
+        zf.write(folder / METADATA_FILE, METADATA_FILE)
+    return archive
+
+
+def _move_into_place(staging: Path, target: Path, overwrite: bool) -> None:
+    if target.exists():
+        if not overwrite:
+            raise OutputError(f"The model {target} already exists: choose another --name or pass --overwrite.")
+        retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.replace(target, retired / target.name)
+        os.replace(staging, target)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, target)
+
+
+def train_model(
+    stacks: Sequence[PlaneStack],
+    model_folder: str | os.PathLike,
+    config: TrainConfig,
+    overwrite: bool = False,
+    export: bool = True,
+    on_epoch: EpochCallback | None = None,
+    on_survey: Callable[[int, int], None] | None = None,
+) -> TrainResult:
+    """Train a single-channel 2D N2V model on every plane of ``stacks``.
+
+    Parameters
+    ----------
+    stacks
+        The training images; every (frame, slice, chosen channel) plane contributes.
+    model_folder
+        The model folder to create (n2v's layout: its name is the model's name).
+    config
+        Patch sampling and network settings.
+    overwrite
+        Replace an existing model folder (only once the new one is complete).
+    export
+        Also write the bioimage.io zip into the folder.
+    """
+    from .precision import network_precision
+    from .versions import check_environment
+
+    check_environment()
+    target = Path(model_folder).absolute()
+    if target.exists() and not overwrite:
+        raise OutputError(f"The model {target} already exists: choose another --name or pass --overwrite.")
+    for stack in stacks:
+        if config.channels and max(config.channels) > stack.channels:
+            raise InputError(
+                f"Channel {max(config.channels)} was asked for, but an image has {stack.channels} channel(s)."
+            )
+    channels = [c - 1 for c in config.channels] if config.channels else None
+    patches = sample_patches(
+        stacks, config.patch_size, config.patches, config.val_fraction, config.seed,
+        config.keep_zero_columns, channels, on_survey,
+    )
+    log.info("Training on %d patches (%d for validation) from %d planes.",
+             len(patches.train), len(patches.validation), patches.planes_used)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    except OSError as exc:
+        raise OutputError(f"Cannot create the model in {target.parent} ({exc.strerror}): choose a writable folder.") from None
+    try:
+        import tensorflow as tf
+        from n2v.models import N2V, N2VConfig
+
+        tf.keras.utils.set_random_seed(config.seed)
+        tf.keras.utils.disable_interactive_logging()
+        n2v_config = N2VConfig(patches.train, **n2v_settings(config))
+        # Patches are already normalised plane by plane: n2v's own normalisation must be identity.
+        n2v_config.means, n2v_config.stds = ["0.0"], ["1.0"]
+        with network_precision(config.precision), contextlib.redirect_stdout(io.StringIO()):
+            model = N2V(n2v_config, name=staging.name, basedir=str(staging.parent))
+            model.prepare_for_training()
+            model.callbacks.append(_epoch_callback(on_epoch, config.epochs))
+            fit = model.train(patches.train, patches.validation)
+        history = {k: [float(v) for v in values] for k, values in fit.history.items()}
+        # For n2v's own predict (and bioimage.io tools), record typical raw-unit statistics.
+        mean = float(np.mean([n.mean for n in patches.normalizations]))
+        std = float(np.mean([n.std for n in patches.normalizations]))
+        model.config.means, model.config.stds = [str(mean)], [str(std)]
+        from csbdeep.utils import save_json
+
+        save_json(vars(model.config), str(staging / "config.json"))
+        write_history(staging, history)
+        write_metadata(staging, {
+            "created_by": f"imagej-n2v {__version__}",
+            "normalization": PER_PLANE,
+            "normalization_details": "each plane: (x - mean) / std over its kept area, values clipped to the 0.1-99.9 percentiles",
+            "zero_columns": "kept" if config.keep_zero_columns else "cut",
+            "training": config.to_dict(),
+            "data": patches.summary(),
+            "final_losses": {k: history[k][-1] for k in ("loss", "val_loss") if k in history},
+        })
+        archive = _export_archive(model, staging, target.name, patches, mean, std) if export else None
+        _move_into_place(staging, target, overwrite)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return TrainResult(target, target / archive.name if archive else None, history, patches.summary())
