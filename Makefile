@@ -1,0 +1,41 @@
+# Two commands on a fresh Debian-like machine (as root): `make demo` and `make test`.
+# Each installs what it needs (apt packages, .venv, the package with its Java plugin) and is idempotent.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SYSTEM_STAMP := $(VENV)/.system-packages
+INSTALL_STAMP := $(VENV)/.installed
+APT_PACKAGES := libij-java xvfb openjdk-17-jdk-headless
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test bench clean
+
+setup: $(INSTALL_STAMP)
+
+$(SYSTEM_STAMP):
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	@touch $@
+
+$(INSTALL_STAMP): $(SYSTEM_STAMP) pyproject.toml $(wildcard setup.py) constraints.txt $(wildcard java/src/*/*.java java/src/*.java java/*.config)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e ".[test]"
+	@touch $@
+
+demo: setup
+	$(PY) -m imagej_n2v.demo demo-output
+
+test: setup
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here."; exit 1; fi; exit $$rc
+
+bench: setup
+	$(PY) -m benchmarks.run --out benchmarks/results.md
+
+clean:
+	rm -rf build *.egg-info demo-output bench-output imagej_n2v/java/*.jar
