@@ -125,6 +125,9 @@ def _export_archive(model, folder: Path, name: str, patches: TrainingPatches, me
     (exported,) = folder.glob("*" + ARCHIVE_SUFFIX)
     archive = folder / (name + ARCHIVE_SUFFIX)
     os.replace(exported, archive)
+    # n2v leaves the SavedModel it zipped into the archive beside it: the archive is the copy to keep.
+    shutil.rmtree(folder / "tf_model", ignore_errors=True)
+    (folder / "tf_model.zip").unlink(missing_ok=True)
     import zipfile
 
     with zipfile.ZipFile(archive, "a") as zf:
@@ -214,6 +217,7 @@ def train_model(
         from csbdeep.utils import save_json
 
         save_json(vars(model.config), str(staging / "config.json"))
+        shutil.rmtree(staging / "logs", ignore_errors=True)  # n2v's TensorBoard image callback; empty here
         write_history(staging, history)
         write_metadata(staging, {
             "created_by": f"imagej-n2v {__version__}",
