@@ -184,7 +184,13 @@ def build_network(description: ModelDescription):
         else:
             import tensorflow as tf
 
-            saved = tf.keras.models.load_model(str(saved_model), compile=False)
+            tf_log = logging.getLogger("tensorflow")
+            level = tf_log.level
+            tf_log.setLevel(logging.ERROR)  # n2v's custom training metrics are not needed to predict
+            try:
+                saved = tf.keras.models.load_model(str(saved_model), compile=False)
+            finally:
+                tf_log.setLevel(level)
             n2v_model.keras_model.set_weights(saved.get_weights())
     except Exception as exc:
         source = weights or saved_model
