@@ -205,7 +205,9 @@ def train_model(
         # Patches are already normalised plane by plane: n2v's own normalisation must be identity.
         n2v_config.means, n2v_config.stds = ["0.0"], ["1.0"]
         with network_precision(config.precision), contextlib.redirect_stdout(io.StringIO()):
-            model = N2V(n2v_config, name=staging.name, basedir=str(staging.parent))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # n2v warns that our fresh staging folder exists
+                model = N2V(n2v_config, name=staging.name, basedir=str(staging.parent))
             model.prepare_for_training()
             model.callbacks.append(_epoch_callback(on_epoch, config.epochs))
             fit = model.train(patches.train, patches.validation)
