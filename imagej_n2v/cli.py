@@ -184,9 +184,8 @@ def _run_denoise(args) -> int:
                 batch_planes=config.batch_planes, keep_zero_columns=config.keep_zero_columns,
                 progress=lambda done, total: bar.update(done - bar.n),
             )
-            info = f"imagej-n2v {__version__}: denoised with {Path(args.model).name}, precision {denoiser.precision}"
             write_planes(target, planes, out_axes, shape, "uint16" if config.bit_depth == 16 else "float32",
-                         image.calibration, overwrite=args.overwrite, info=info)
+                         image.calibration, overwrite=args.overwrite, info=denoiser.provenance())
         log.info("%s -> %s (%s %s, %.1f s)", path.name, target, out_axes, shape, time.monotonic() - started)
         print(target)
 

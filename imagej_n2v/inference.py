@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import __version__
 from .errors import ModelError
 from .model import PER_PLANE, ModelDescription, build_network, describe_model
 from .planes import Normalization, kept_columns, plane_normalization
@@ -63,10 +64,13 @@ class Denoiser:
     description
         The model (see ``model.describe_model``).
     precision
-        Compute precision of the network ("fp32" or a reduced one set up by ``precision``).
+        Compute precision of the network: fp32, bf16, fp16 or auto (see ``precision``);
+        ``self.precision`` is the one resolved, for the output's provenance.
+    allow_emulated
+        For tests and benchmarks only: run a reduced precision the hardware only emulates.
     """
 
-    def __init__(self, description: ModelDescription, precision: str = "fp32"):
+    def __init__(self, description: ModelDescription, precision: str = "fp32", *, allow_emulated: bool = False):
         if description.n_channels != 1 or description.axes not in ("YX", "XY"):
             raise ModelError(
                 f"The model {description.folder} is a {description.axes} model with {description.n_channels} channels: "
@@ -74,18 +78,25 @@ class Denoiser:
             )
         import tensorflow as tf
 
-        from .precision import network_precision
+        from .precision import keep_output_float32, network_precision
 
         self.description = description
-        self.precision = precision
         self.per_plane = description.normalization == PER_PLANE
         self.div_by = 2**description.depth
-        with network_precision(precision):
+        with network_precision(precision, allow_emulated) as resolved:
             network = build_network(description)
+        self.precision = resolved
+        keep_output_float32(network)
+        log.info("Model %s runs in %s precision.", description.source or description.folder, self.precision)
         self._network = tf.function(
-            lambda x: tf.cast(network(x, training=False), tf.float32),
+            lambda x: network(x, training=False),
             input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
         )
+
+    def provenance(self) -> str:
+        """The denoised image's ImageJ Info: which model and which precision made it."""
+        model = self.description.source or self.description.folder
+        return f"imagej-n2v {__version__}: denoised with {model.name}, precision {self.precision}"
 
     def normalization_for(self, kept: np.ndarray) -> Normalization:
         if self.per_plane:
@@ -248,9 +259,11 @@ def load_denoiser(model: str | Path, precision: str = "fp32") -> Denoiser:
 
     The cache key includes the model's modification time, so a retrained model is reloaded.
     """
+    from .precision import resolve_precision
     from .versions import check_environment
 
     check_environment()
+    precision = resolve_precision(precision)
     path = Path(model).resolve()
     if not path.exists():
         raise ModelError(f"The model {model} does not exist: give an n2v model folder or a bioimage.io zip.")

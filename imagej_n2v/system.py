@@ -18,14 +18,15 @@ def system_lines() -> list[str]:
     except DependencyError as exc:
         lines.append(f"tested stack: NOT OK: {exc}")
         return lines
-    import tensorflow as tf
+    from .precision import CPU_BF16_FLAGS, cpu_flags, gpu_capabilities, native_precisions
 
-    from .precision import cpu_flags, native_precisions
-
-    gpus = tf.config.list_physical_devices("GPU")
-    lines.append(f"GPUs seen by TensorFlow: {', '.join(g.name for g in gpus) if gpus else 'none (the CPU is used)'}")
-    bf16_flags = sorted({"avx512_bf16", "amx_bf16"} & cpu_flags())
+    gpus = gpu_capabilities()
+    lines.append("GPUs seen by TensorFlow: " + (
+        ", ".join(f"{name} (compute capability {major}.{minor})" for name, (major, minor) in gpus)
+        if gpus else "none (the CPU is used)"))
+    bf16_flags = sorted(set(CPU_BF16_FLAGS) & cpu_flags())
     lines.append(f"CPU bf16 instructions: {', '.join(bf16_flags) if bf16_flags else 'none'}")
     native = native_precisions()
-    lines.append(f"native precisions: {', '.join(native)}; --precision auto takes {native[0]}")
+    lines.append(f"native precisions: {', '.join(native)}; --precision auto takes {native[0]}"
+                 + ("" if native[0] != "fp32" else " (reduced precision would only be emulated here, slower)"))
     return lines

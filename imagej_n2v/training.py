@@ -84,14 +84,15 @@ def _epoch_callback(on_epoch: EpochCallback | None, epochs: int):
     return EpochReport()
 
 
-def write_history(folder: Path, history: dict[str, list[float]]) -> None:
-    """history.csv (epoch, loss, val_loss, lr) and loss.png beside the model."""
+def write_history(folder: Path, history: dict[str, list[float]], precision: str) -> None:
+    """history.csv (epoch, loss, val_loss, lr, precision) and loss.png beside the model."""
     epochs = range(1, len(history.get("loss", [])) + 1)
     with open(folder / "history.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["epoch", "loss", "val_loss", "lr"])
+        writer.writerow(["epoch", "loss", "val_loss", "lr", "precision"])
         for i, epoch in enumerate(epochs):
-            writer.writerow([epoch] + [history.get(k, [float("nan")] * len(epochs))[i] for k in ("loss", "val_loss", "lr")])
+            writer.writerow([epoch] + [history.get(k, [float("nan")] * len(epochs))[i] for k in ("loss", "val_loss", "lr")]
+                            + [precision])
     import matplotlib
 
     matplotlib.use("Agg")
@@ -102,7 +103,7 @@ def write_history(folder: Path, history: dict[str, list[float]]) -> None:
     axis.plot(list(epochs), history.get("val_loss", []), label="validation loss")
     axis.set_xlabel("epoch")
     axis.set_ylabel("loss (MSE on masked pixels)")
-    axis.set_title(f"N2V training: {folder.name}")
+    axis.set_title(f"N2V training: {folder.name} ({precision})")
     axis.legend()
     figure.tight_layout()
     figure.savefig(folder / "loss.png", dpi=100)
@@ -155,6 +156,8 @@ def train_model(
     export: bool = True,
     on_epoch: EpochCallback | None = None,
     on_survey: Callable[[int, int], None] | None = None,
+    *,
+    allow_emulated: bool = False,
 ) -> TrainResult:
     """Train a single-channel 2D N2V model on every plane of ``stacks``.
 
@@ -170,11 +173,14 @@ def train_model(
         Replace an existing model folder (only once the new one is complete).
     export
         Also write the bioimage.io zip into the folder.
+    allow_emulated
+        For tests and benchmarks only: train in a reduced precision the hardware only emulates.
     """
-    from .precision import network_precision
+    from .precision import keep_output_float32, network_precision, resolve_precision
     from .versions import check_environment
 
     check_environment()
+    precision = resolve_precision(config.precision, allow_emulated)
     target = Path(model_folder).absolute()
     if target.exists() and not overwrite:
         raise OutputError(f"The model {target} already exists: choose another --name or pass --overwrite.")
@@ -188,8 +194,8 @@ def train_model(
         stacks, config.patch_size, config.patches, config.val_fraction, config.seed,
         config.keep_zero_columns, channels, on_survey,
     )
-    log.info("Training on %d patches (%d for validation) from %d planes.",
-             len(patches.train), len(patches.validation), patches.planes_used)
+    log.info("Training on %d patches (%d for validation) from %d planes, in %s precision.",
+             len(patches.train), len(patches.validation), patches.planes_used, precision)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
@@ -204,10 +210,11 @@ def train_model(
         n2v_config = N2VConfig(patches.train, **n2v_settings(config))
         # Patches are already normalised plane by plane: n2v's own normalisation must be identity.
         n2v_config.means, n2v_config.stds = ["0.0"], ["1.0"]
-        with network_precision(config.precision), contextlib.redirect_stdout(io.StringIO()):
+        with network_precision(precision, allow_emulated), contextlib.redirect_stdout(io.StringIO()):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # n2v warns that our fresh staging folder exists
                 model = N2V(n2v_config, name=staging.name, basedir=str(staging.parent))
+            keep_output_float32(model.keras_model)
             model.prepare_for_training()
             model.callbacks.append(_epoch_callback(on_epoch, config.epochs))
             fit = model.train(patches.train, patches.validation)
@@ -219,14 +226,18 @@ def train_model(
         from csbdeep.utils import save_json
 
         save_json(vars(model.config), str(staging / "config.json"))
+        if precision != "fp32":
+            # Export the network as everyone else will load it: float32, from the weights on disk.
+            with contextlib.redirect_stdout(io.StringIO()):
+                model = N2V(config=None, name=staging.name, basedir=str(staging.parent))
         shutil.rmtree(staging / "logs", ignore_errors=True)  # n2v's TensorBoard image callback; empty here
-        write_history(staging, history)
+        write_history(staging, history, precision)
         write_metadata(staging, {
             "created_by": f"imagej-n2v {__version__}",
             "normalization": PER_PLANE,
             "normalization_details": "each plane: (x - mean) / std over its kept area, values clipped to the 0.1-99.9 percentiles",
             "zero_columns": "kept" if config.keep_zero_columns else "cut",
-            "training": config.to_dict(),
+            "training": {**config.to_dict(), "precision": precision},
             "data": patches.summary(),
             "final_losses": {k: history[k][-1] for k in ("loss", "val_loss") if k in history},
         })
