@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,49 @@ class PagedTiff:
         outer = key[:-2]
         page = int(np.ravel_multi_index(outer, self.shape[:-2])) if outer else 0
         return self._pages[page].asarray()[key[-2:]]
+
+
+class ContiguousTiff:
+    """Array-like over uncompressed, contiguous pixels; reads each plane with one file read.
+
+    A memory map would do the same job, but every page it touches stays counted in the
+    process's resident memory, so denoising a 6 GB stack would show 6 GB of RSS. Reading a
+    plane into a fresh array keeps memory at the planes in use. Indexing other than one
+    whole plane (integers for all but the last two axes) goes through the memory map.
+    """
+
+    def __init__(self, mapped: np.memmap):
+        self._mapped = mapped
+        self.shape = tuple(mapped.shape)
+        self.dtype = mapped.dtype
+        self.ndim = len(self.shape)
+        self._plane_shape = self.shape[-2:]
+        self._plane_bytes = int(np.prod(self._plane_shape)) * self.dtype.itemsize
+        self._file = open(mapped.filename, "rb", buffering=0)
+        self._lock = threading.Lock()
+
+    def __getitem__(self, key: tuple) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        outer, inner = key[:-2], key[-2:]
+        whole_plane = len(key) == self.ndim and all(k == slice(None) for k in inner)
+        if not whole_plane or not all(isinstance(k, (int, np.integer)) for k in outer):
+            return np.array(self._mapped[key])
+        plane = np.empty(self._plane_shape, self.dtype)
+        number = int(np.ravel_multi_index(outer, self.shape[:-2])) if outer else 0
+        with self._lock:
+            self._file.seek(self._mapped.offset + number * self._plane_bytes)
+            read = self._file.readinto(memoryview(plane.reshape(-1).view(np.uint8)))
+        if read != self._plane_bytes:
+            raise InputError(f"{self._mapped.filename} ends inside plane {number + 1}: copy the file again from its source.")
+        return plane
+
+    def __array__(self, dtype=None) -> np.ndarray:
+        return np.asarray(self._mapped, dtype)
+
+    def __del__(self) -> None:
+        file = getattr(self, "_file", None)
+        if file is not None:
+            file.close()
 
 
 def find_tiffs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
@@ -139,6 +183,7 @@ def read_image(path: str | os.PathLike, axes: str | None = None) -> TiffImage:
         data: Any = tifffile.memmap(path, mode="r", series=0)
         if tuple(data.shape) != shape:
             data = data.reshape(shape)
+        data = ContiguousTiff(data)
     except (ValueError, OSError):
         data = PagedTiff(tif, series) if len(series.pages) > 1 or len(shape) == 2 else series.asarray()
         if isinstance(data, PagedTiff) and data.shape != shape:

@@ -8,6 +8,7 @@ from imagej_n2v.errors import AxesError, InputError, OutputError
 from imagej_n2v.stack import PlaneStack
 from imagej_n2v.tiff_io import (
     Calibration,
+    ContiguousTiff,
     PagedTiff,
     find_tiffs,
     output_shape,
@@ -101,9 +102,14 @@ def test_compressed_hyperstack_is_read_page_by_page(tmp_path):
         np.testing.assert_array_equal(image.stack.plane(index), data[index.t, index.z])
 
 
-def test_uncompressed_file_is_memory_mapped(tmp_path):
-    path = write_image(tmp_path / "m.tif", _random((2, 3, 12, 10)), "TZYX")
-    assert isinstance(read_image(path).stack.data, np.memmap)
+def test_uncompressed_file_is_read_plane_by_plane(tmp_path):
+    data = _random((2, 3, 12, 10))
+    path = write_image(tmp_path / "m.tif", data, "TZYX")
+    stack = read_image(path).stack
+    assert isinstance(stack.data, ContiguousTiff)
+    for index in stack.indices():
+        np.testing.assert_array_equal(stack.plane(index), data[index.t, index.z])
+    np.testing.assert_array_equal(stack.data[1, :, 3], data[1, :, 3])  # other indexing: through the memory map
 
 
 def test_unreadable_and_missing_files_are_clear_errors(tmp_path):
