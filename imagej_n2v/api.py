@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from .axes import parse_index_list
-from .config import DenoiseConfig, TrainConfig
+from .config import DenoiseConfig, TrainConfig, from_options
 from .stack import PlaneStack
 
 
@@ -36,7 +36,7 @@ def denoise(
     """
     from .inference import load_denoiser
 
-    config = config or DenoiseConfig(**options)
+    config = config or from_options(DenoiseConfig, **options)
     stack = PlaneStack(array, axes)
     denoiser = load_denoiser(model, config.precision)
     return denoiser.denoise(
@@ -65,7 +65,7 @@ def train(
     """
     from .training import train_model
 
-    config = config or TrainConfig(**options)
+    config = config or from_options(TrainConfig, **options)
     if isinstance(arrays, np.ndarray):
         arrays = [arrays]
     axes_list = [axes] * len(arrays) if isinstance(axes, str) else list(axes)

@@ -19,6 +19,31 @@ def _check(condition: bool, name: str, message: str) -> None:
         raise InputError(f"The option {name} {message}.")
 
 
+_CONVERTERS = {"int": (int, "a whole number"), "float": (float, "a number")}
+
+
+def from_options(cls: type, **options: Any):
+    """Build ``TrainConfig`` or ``DenoiseConfig`` from keyword options given by a user.
+
+    Unknown names and values of the wrong kind become one-sentence ``InputError``s (instead
+    of Python's TypeError), so a typo in an API call or a macro option is reported as such.
+    """
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise InputError(f"Unknown option {', '.join(unknown)}: the options are {', '.join(known)}.")
+    for name, value in options.items():
+        converter = _CONVERTERS.get(str(known[name].type))
+        if converter and not isinstance(value, bool):
+            try:
+                options[name] = converter[0](value)
+                if converter[0] is int and float(value) != options[name]:
+                    raise ValueError
+            except (TypeError, ValueError):
+                raise InputError(f"The option {name} must be {converter[1]}, not {value!r}.") from None
+    return cls(**options)
+
+
 @dataclass
 class TrainConfig:
     """How patches are drawn from the planes and how the N2V network is trained.

@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from . import __version__
-from .errors import ModelError
+from .errors import InputError, ModelError
 from .model import PER_PLANE, ModelDescription, build_network, describe_model
 from .planes import Normalization, kept_columns, plane_normalization
 from .stack import PlaneIndex, PlaneStack
@@ -177,10 +177,14 @@ class Denoiser:
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 put(prepared_q, exc)
 
+        denoised = 0  # planes that went through the network; none means the input was all zero
+
         def compute() -> None:
             pending: list[_Prepared] = []
 
             def flush() -> bool:
+                nonlocal denoised
+                denoised += sum(p.columns is not None for p in pending)
                 # outputs keep plane order: a batch only holds consecutive planes
                 outputs = self._run([p for p in pending if p.columns is not None]) if any(
                     p.columns is not None for p in pending) else []
@@ -219,6 +223,11 @@ class Denoiser:
                 if isinstance(item, BaseException):
                     raise item
                 if item is None:
+                    if not denoised:
+                        raise InputError(
+                            f"{stack.source} is zero everywhere in the chosen frames and channels: there is nothing "
+                            f"to denoise; check the file or the --frames/--channels choice."
+                        )
                     break
                 for plane in item:
                     yield plane

@@ -104,8 +104,8 @@ def sample_patches(
     records, skipped = survey_planes(stacks, channels, size, keep_zero_columns, progress)
     if not records:
         raise InputError(
-            f"No plane has a {size}x{size} area of data (after cutting zero columns): "
-            f"use a smaller --patch-size or check that the images are not empty."
+            f"No plane has a {size}x{size} area of data in {', '.join(s.source for s in stacks)} (after cutting "
+            f"zero columns): use a smaller --patch-size or check that the images are not empty."
         )
     offsets = np.cumsum([0] + [r.candidates for r in records])
     total = int(offsets[-1])

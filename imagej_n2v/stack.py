@@ -31,16 +31,18 @@ class PlaneStack:
 
     ``data`` needs ``shape``, ``dtype`` and integer indexing over its non-plane axes; numpy
     arrays and memmaps qualify. A stack whose X comes before Y gets each plane transposed.
+    ``source`` names the image in error messages (a file name, or "The image").
     """
 
-    def __init__(self, data: Any, axes: str):
+    def __init__(self, data: Any, axes: str, source: str = "The image"):
         self.axes = normalize_axes(axes, data.shape)
         self.data = data
+        self.source = source
         dtype = np.dtype(data.dtype)
         if dtype.kind == "c":
-            raise InputError("The image holds complex numbers: N2V denoises real-valued intensities only.")
+            raise InputError(f"{source} holds complex numbers: N2V denoises real-valued intensities only; take the magnitude first.")
         if dtype.kind not in "uif" and dtype != np.bool_:
-            raise InputError(f"The image has pixel type {dtype}, which N2V cannot denoise: use 8, 16 or 32-bit images.")
+            raise InputError(f"{source} has pixel type {dtype}, which N2V cannot denoise: use 8, 16 or 32-bit images.")
         self.dtype = dtype
         self.frames, self.slices, self.channels, self.height, self.width = canonical_shape(data.shape, self.axes)
         self._outer = [a for a in self.axes if a not in "YX"]
@@ -71,6 +73,12 @@ class PlaneStack:
         for a in self.axes:
             key.append(where[a] if a in where else slice(None))
         plane = np.asarray(self.data[tuple(key)])
+        if self.dtype.kind == "f" and not np.isfinite(plane).all():
+            # checked plane by plane as planes are read: a large stack is never scanned up front
+            raise InputError(
+                f"{self.source} has NaN or infinite values in frame {index.t + 1}, slice {index.z + 1}, "
+                f"channel {index.c + 1}: replace them (e.g. Process > Math > Remove NaNs in ImageJ) first."
+            )
         return plane.T if self._transpose else plane
 
     def canonical_dims(self) -> str:

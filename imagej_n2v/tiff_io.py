@@ -55,8 +55,16 @@ class TiffImage:
         return self.stack.axes
 
 
+def _damaged(path: Path, exc: BaseException) -> InputError:
+    return InputError(f"{path} is damaged or truncated ({exc}): copy the file again from its source.")
+
+
 class PagedTiff:
-    """Array-like over a TIFF series whose planes are its pages; reads one page per index."""
+    """Array-like over a TIFF series whose planes are its pages; reads one page per index.
+
+    A page whose pixels cannot be read (cut off, bad compression) raises an ``InputError``
+    naming the file when that plane is reached, so a large stack is never read up front.
+    """
 
     def __init__(self, tif: tifffile.TiffFile, series: tifffile.TiffPageSeries):
         self._tif = tif
@@ -68,7 +76,10 @@ class PagedTiff:
     def __getitem__(self, key: tuple) -> np.ndarray:
         outer = key[:-2]
         page = int(np.ravel_multi_index(outer, self.shape[:-2])) if outer else 0
-        return self._pages[page].asarray()[key[-2:]]
+        try:
+            return self._pages[page].asarray()[key[-2:]]
+        except Exception as exc:  # tifffile, imagecodecs and numpy raise many types
+            raise _damaged(Path(self._tif.filehandle.path), exc) from None
 
 
 class ContiguousTiff:
@@ -131,6 +142,34 @@ def find_tiffs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     return found
 
 
+def _check_complete(path: Path, tif: tifffile.TiffFile, series: tifffile.TiffPageSeries) -> None:
+    """Refuse a file cut short: fewer planes than its metadata promises, or pixels past its end.
+
+    tifffile only logs a warning for a broken page chain and returns the planes it found, so a
+    truncated stack would otherwise be denoised as a shorter one.
+    """
+    planes = int(np.prod(series.shape[:-2])) if len(series.shape) > 2 else 1
+    promised = int((tif.imagej_metadata or {}).get("images", 0) or 0)
+    if tif.shaped_metadata:
+        shaped = tif.shaped_metadata[0].get("shape")
+        promised = max(promised, int(np.prod(shaped[:-2])) if shaped and len(shaped) > 2 else 0)
+    if promised > planes:
+        raise InputError(
+            f"{path} is truncated: its metadata promises {promised} planes but only {planes} can be read; "
+            f"copy the file again from its source."
+        )
+    size = tif.filehandle.size
+    pages = [p for p in series.pages if p is not None and hasattr(p, "dataoffsets")]
+    ends = [o + n for p in pages for o, n in zip(p.dataoffsets, p.databytecounts) if o]
+    if series.dataoffset:
+        ends.append(series.dataoffset + series.nbytes)
+    if ends and max(ends) > size:
+        raise InputError(
+            f"{path} is truncated: its pixel data runs {max(ends) - size} bytes past the end of the file; "
+            f"copy the file again from its source."
+        )
+
+
 def _calibration(tif: tifffile.TiffFile) -> Calibration:
     meta = tif.imagej_metadata or {}
     page = tif.pages.first
@@ -169,6 +208,7 @@ def read_image(path: str | os.PathLike, axes: str | None = None) -> TiffImage:
             f"{path} is an RGB image: split or convert it to channels first (Image > Color > Make Composite in ImageJ)."
         )
     shape = tuple(series.shape)
+    _check_complete(path, tif, series)
     if axes:
         axes = normalize_axes(axes, shape)
     elif tif.is_imagej or set(file_axes) <= set("TZCYX"):
@@ -185,10 +225,13 @@ def read_image(path: str | os.PathLike, axes: str | None = None) -> TiffImage:
             data = data.reshape(shape)
         data = ContiguousTiff(data)
     except (ValueError, OSError):
-        data = PagedTiff(tif, series) if len(series.pages) > 1 or len(shape) == 2 else series.asarray()
-        if isinstance(data, PagedTiff) and data.shape != shape:
-            data = series.asarray().reshape(shape)
-    return TiffImage(path, PlaneStack(data, axes), _calibration(tif), bool(tif.is_imagej))
+        data = PagedTiff(tif, series) if len(series.pages) > 1 or len(shape) == 2 else None
+        if data is None or data.shape != shape:
+            try:
+                data = series.asarray().reshape(shape)
+            except Exception as exc:  # tifffile, imagecodecs and numpy raise many types
+                raise _damaged(path, exc) from None
+    return TiffImage(path, PlaneStack(data, axes, source=str(path)), _calibration(tif), bool(tif.is_imagej))
 
 
 def imagej_metadata(axes: str, calibration: Calibration, info: str | None = None) -> tuple[dict, dict]:
