@@ -17,11 +17,13 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .errors import InputError, N2VError
+from .interrupt import terminate_as_interrupt
 
 log = logging.getLogger("imagej_n2v")
 
 EXIT_USER_ERROR = 2
 EXIT_SOME_FAILED = 1
+EXIT_INTERRUPTED = 130
 
 
 def _quiet_tensorflow() -> None:
@@ -29,6 +31,7 @@ def _quiet_tensorflow() -> None:
     logging.getLogger("absl").setLevel(logging.WARNING)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    logging.getLogger("tifffile").setLevel(logging.ERROR)  # broken files get our own one-sentence error
 
 
 def _add_train(subparsers) -> None:
@@ -42,6 +45,8 @@ def _add_train(subparsers) -> None:
     p.add_argument("--name", required=True, help="model name: the model folder is MODEL_DIR/NAME")
     p.add_argument("--model-dir", default="models", help="folder for models (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model of that name")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted training of this model (same inputs; its saved settings are used)")
     p.add_argument("--channels", help="train on these channels only, 1-based, e.g. 1,3 (default: all)")
     p.add_argument("--patch-size", type=int, default=d.patch_size, help="patch edge in pixels (default: %(default)s)")
     p.add_argument("--patches", type=int, default=d.patches, help="patches to draw at most (default: %(default)s)")
@@ -128,7 +133,7 @@ def _run_train(args) -> int:
                  logs.get("lr", float("nan")), seconds)
 
     result = train_model([i.stack for i in images], target, config, overwrite=args.overwrite,
-                         export=not args.no_export, on_epoch=on_epoch, on_survey=on_survey)
+                         export=not args.no_export, on_epoch=on_epoch, on_survey=on_survey, resume=args.resume)
     bar.close()
     log.info("Model written to %s (history.csv, loss.png%s).", result.model_folder,
              f", {result.archive.name}" if result.archive else "")
@@ -241,15 +246,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.debug:
         _quiet_tensorflow()
     try:
-        return args.run(args)
+        with terminate_as_interrupt():
+            return args.run(args)
     except N2VError as exc:
         if args.debug:
             raise
         print(f"imagej-n2v: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("imagej-n2v: interrupted.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"imagej-n2v: interrupted{f': {exc}' if str(exc) else '.'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

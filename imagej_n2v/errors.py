@@ -28,3 +28,11 @@ class OutputError(N2VError):
 
 class DependencyError(N2VError):
     """The installed TensorFlow/n2v stack is not the tested one, or Java/ImageJ is missing."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Work stopped at the user's request (Ctrl-C, SIGTERM, Cancel); the message says what was kept.
+
+    A ``KeyboardInterrupt``, so code that already stops on Ctrl-C stops on it too; not an
+    ``N2VError``, because nothing is wrong with the input.
+    """

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -23,10 +24,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import __version__
-from .config import TrainConfig
-from .errors import InputError, OutputError
+from .config import TrainConfig, from_options
+from .errors import InputError, Interrupted, OutputError
+from .interrupt import stop_requests
 from .model import ARCHIVE_SUFFIX, METADATA_FILE, PER_PLANE, write_metadata
 from .patches import TrainingPatches, sample_patches
+from .resume import Resumable, find_resumable, incomplete_place, is_incomplete
 from .stack import PlaneStack
 
 log = logging.getLogger(__name__)
@@ -68,24 +71,96 @@ def n2v_settings(config: TrainConfig) -> dict:
     return settings
 
 
-def _epoch_callback(on_epoch: EpochCallback | None, epochs: int):
+def _epoch_callback(on_epoch: EpochCallback | None, epochs: int, history: dict[str, list[float]],
+                    stop: threading.Event, epochs_before: int = 0):
+    """A Keras callback that records each epoch in ``history``, reports it, and stops when asked.
+
+    ``history`` is filled as epochs end (not from ``fit``'s return value), so an interrupted
+    training still knows its epochs; ``stop`` is polled after every step.
+    """
     import tensorflow as tf
 
     class EpochReport(tf.keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.monotonic()
 
+        def on_train_batch_end(self, batch, logs=None):
+            if stop.is_set():
+                self.model.stop_training = True
+
         def on_epoch_end(self, epoch, logs=None):
             logs = dict(logs or {})
             logs["lr"] = float(tf.keras.backend.get_value(self.model.optimizer.learning_rate))
+            for key, value in logs.items():
+                history.setdefault(key, []).append(float(value))
             if on_epoch:
-                on_epoch(epoch + 1, epochs, logs, time.monotonic() - self.started)
+                on_epoch(epochs_before + epoch + 1, epochs, logs, time.monotonic() - self.started)
 
     return EpochReport()
 
 
-def write_history(folder: Path, history: dict[str, list[float]], precision: str) -> None:
-    """history.csv (epoch, loss, val_loss, lr, precision) and loss.png beside the model."""
+def _continue_from(model, folder: Path, history: dict[str, list[float]]) -> None:
+    """Set up a fresh n2v model to go on where an interrupted training stopped.
+
+    The latest weights, the last learning rate and the best validation loss so far carry
+    over (so weights_best.h5 is only replaced by a better epoch); the optimizer's moment
+    estimates do not, they are rebuilt within a few steps.
+    """
+    import tensorflow as tf
+
+    latest = folder / "weights_last.h5"
+    model.keras_model.load_weights(str(latest if latest.is_file() else folder / "weights_best.h5"))
+    if history.get("lr"):
+        tf.keras.backend.set_value(model.keras_model.optimizer.learning_rate, history["lr"][-1])
+    for callback in model.callbacks:
+        if isinstance(callback, tf.keras.callbacks.ModelCheckpoint) and callback.save_best_only and history.get("val_loss"):
+            callback.best = min(history["val_loss"])
+
+
+def _keep_readable_weights(folder: Path) -> bool:
+    """After a hard stop: drop weight files cut off while being written; True if any is left.
+
+    n2v's per-epoch ``weights_now.h5`` (the last finished epoch) becomes ``weights_last.h5``.
+    """
+    import h5py
+
+    for weights in folder.glob("weights_*.h5"):
+        try:
+            h5py.File(weights, "r").close()
+        except OSError:
+            weights.unlink()
+    now = folder / "weights_now.h5"
+    if now.is_file():
+        os.replace(now, folder / "weights_last.h5")
+    return (folder / "weights_best.h5").is_file() or (folder / "weights_last.h5").is_file()
+
+
+def _check_target(target: Path, overwrite: bool, previous: Resumable | None) -> None:
+    if not target.exists() or overwrite or (previous is not None and previous.folder == target):
+        return
+    if is_incomplete(target):
+        raise OutputError(
+            f"The model {target} is an interrupted training: continue it with --resume, or pass --overwrite to start again."
+        )
+    raise OutputError(f"The model {target} already exists: choose another --name or pass --overwrite.")
+
+
+def _keep_interrupted(staging: Path, target: Path, previous: Resumable | None, done: int, epochs: int) -> Interrupted:
+    """Move an interrupted training's folder to its place; the exception says where it went."""
+    place = previous.folder if previous else incomplete_place(target)
+    _move_into_place(staging, place, overwrite=True)
+    return Interrupted(
+        f"Training stopped after {done} of {epochs} epochs: the best weights so far are in {place} "
+        f"(marked incomplete); continue with --resume."
+    )
+
+
+def write_history(folder: Path, history: dict[str, list[float]], precision: str, incomplete: str | None = None) -> None:
+    """history.csv (epoch, loss, val_loss, lr, precision) and loss.png beside the model.
+
+    ``incomplete`` (why training stopped early) becomes a last ``# incomplete: ...`` line of
+    the CSV and part of the plot's title, so the history itself says it is unfinished.
+    """
     epochs = range(1, len(history.get("loss", [])) + 1)
     with open(folder / "history.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -93,6 +168,8 @@ def write_history(folder: Path, history: dict[str, list[float]], precision: str)
         for i, epoch in enumerate(epochs):
             writer.writerow([epoch] + [history.get(k, [float("nan")] * len(epochs))[i] for k in ("loss", "val_loss", "lr")]
                             + [precision])
+        if incomplete:
+            handle.write(f"# incomplete: {incomplete}\n")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -103,7 +180,7 @@ def write_history(folder: Path, history: dict[str, list[float]], precision: str)
     axis.plot(list(epochs), history.get("val_loss", []), label="validation loss")
     axis.set_xlabel("epoch")
     axis.set_ylabel("loss (MSE on masked pixels)")
-    axis.set_title(f"N2V training: {folder.name} ({precision})")
+    axis.set_title(f"N2V training: {folder.name} ({precision}{', INCOMPLETE' if incomplete else ''})")
     axis.legend()
     figure.tight_layout()
     figure.savefig(folder / "loss.png", dpi=100)
@@ -158,6 +235,8 @@ def train_model(
     on_survey: Callable[[int, int], None] | None = None,
     *,
     allow_emulated: bool = False,
+    resume: bool = False,
+    stop: threading.Event | None = None,
 ) -> TrainResult:
     """Train a single-channel 2D N2V model on every plane of ``stacks``.
 
@@ -175,15 +254,30 @@ def train_model(
         Also write the bioimage.io zip into the folder.
     allow_emulated
         For tests and benchmarks only: train in a reduced precision the hardware only emulates.
+    resume
+        Continue the interrupted training of this model (see ``resume``) with the settings
+        saved in it; ``config`` is then ignored. The same training images must be given.
+    stop
+        An event another thread may set to stop training after the current step (Ctrl-C and
+        SIGTERM set it too, when called from the main thread).
+
+    Raises
+    ------
+    Interrupted
+        When stopped before the last epoch: the model so far was kept, marked incomplete,
+        in the model's folder (or ``<name>.incomplete`` beside a complete model of that name).
     """
     from .precision import keep_output_float32, network_precision, resolve_precision
     from .versions import check_environment
 
     check_environment()
-    precision = resolve_precision(config.precision, allow_emulated)
     target = Path(model_folder).absolute()
-    if target.exists() and not overwrite:
-        raise OutputError(f"The model {target} already exists: choose another --name or pass --overwrite.")
+    previous = find_resumable(target) if resume else None
+    if previous:
+        config = from_options(TrainConfig, **previous.metadata.get("training", {}))
+        log.info("Resuming %s after epoch %d of %d, with its saved settings.", previous.folder, previous.epochs_done, config.epochs)
+    precision = resolve_precision(config.precision, allow_emulated)
+    _check_target(target, overwrite, previous)
     for stack in stacks:
         if config.channels and max(config.channels) > stack.channels:
             raise InputError(
@@ -199,51 +293,72 @@ def train_model(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+        if previous:
+            for weights in previous.folder.glob("weights_*.h5"):
+                shutil.copy2(weights, staging)
     except OSError as exc:
         raise OutputError(f"Cannot create the model in {target.parent} ({exc.strerror}): choose a writable folder.") from None
-    try:
-        import tensorflow as tf
-        from n2v.models import N2V, N2VConfig
+    history: dict[str, list[float]] = {k: list(v) for k, v in previous.history.items()} if previous else {}
+    done_before = previous.epochs_done if previous else 0
+    with stop_requests(stop) as stop:
+        try:
+            import tensorflow as tf
+            from n2v.models import N2V, N2VConfig
 
-        tf.keras.utils.set_random_seed(config.seed)
-        tf.keras.utils.disable_interactive_logging()
-        n2v_config = N2VConfig(patches.train, **n2v_settings(config))
-        # Patches are already normalised plane by plane: n2v's own normalisation must be identity.
-        n2v_config.means, n2v_config.stds = ["0.0"], ["1.0"]
-        with network_precision(precision, allow_emulated), contextlib.redirect_stdout(io.StringIO()):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # n2v warns that our fresh staging folder exists
-                model = N2V(n2v_config, name=staging.name, basedir=str(staging.parent))
-            keep_output_float32(model.keras_model)
-            model.prepare_for_training()
-            model.callbacks.append(_epoch_callback(on_epoch, config.epochs))
-            fit = model.train(patches.train, patches.validation)
-        history = {k: [float(v) for v in values] for k, values in fit.history.items()}
-        # For n2v's own predict (and bioimage.io tools), record typical raw-unit statistics.
-        mean = float(np.mean([n.mean for n in patches.normalizations]))
-        std = float(np.mean([n.std for n in patches.normalizations]))
-        model.config.means, model.config.stds = [str(mean)], [str(std)]
-        from csbdeep.utils import save_json
+            tf.keras.utils.set_random_seed(config.seed + done_before)
+            tf.keras.utils.disable_interactive_logging()
+            n2v_config = N2VConfig(patches.train, **n2v_settings(config))
+            # Patches are already normalised plane by plane: n2v's own normalisation must be identity.
+            n2v_config.means, n2v_config.stds = ["0.0"], ["1.0"]
+            with network_precision(precision, allow_emulated), contextlib.redirect_stdout(io.StringIO()):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # n2v warns that our fresh staging folder exists
+                    model = N2V(n2v_config, name=staging.name, basedir=str(staging.parent))
+                keep_output_float32(model.keras_model)
+                model.prepare_for_training()
+                if previous:
+                    _continue_from(model, staging, history)
+                model.callbacks.append(_epoch_callback(on_epoch, config.epochs, history, stop, done_before))
+                try:
+                    if done_before < config.epochs:
+                        model.train(patches.train, patches.validation, epochs=config.epochs - done_before)
+                except KeyboardInterrupt:  # a second Ctrl-C: keep what the finished epochs saved
+                    stop.set()
+            done = len(history.get("loss", []))
+            if done < config.epochs and (done == done_before or not _keep_readable_weights(staging)):
+                kept = f"the interrupted model {previous.folder} is unchanged" if previous else "nothing was kept"
+                raise Interrupted(f"Training stopped before an epoch ended: {kept}.")
+            # For n2v's own predict (and bioimage.io tools), record typical raw-unit statistics.
+            mean = float(np.mean([n.mean for n in patches.normalizations]))
+            std = float(np.mean([n.std for n in patches.normalizations]))
+            model.config.means, model.config.stds = [str(mean)], [str(std)]
+            from csbdeep.utils import save_json
 
-        save_json(vars(model.config), str(staging / "config.json"))
-        if precision != "fp32":
-            # Export the network as everyone else will load it: float32, from the weights on disk.
-            with contextlib.redirect_stdout(io.StringIO()):
-                model = N2V(config=None, name=staging.name, basedir=str(staging.parent))
-        shutil.rmtree(staging / "logs", ignore_errors=True)  # n2v's TensorBoard image callback; empty here
-        write_history(staging, history, precision)
-        write_metadata(staging, {
-            "created_by": f"imagej-n2v {__version__}",
-            "normalization": PER_PLANE,
-            "normalization_details": "each plane: (x - mean) / std over its kept area, values clipped to the 0.1-99.9 percentiles",
-            "zero_columns": "kept" if config.keep_zero_columns else "cut",
-            "training": {**config.to_dict(), "precision": precision},
-            "data": patches.summary(),
-            "final_losses": {k: history[k][-1] for k in ("loss", "val_loss") if k in history},
-        })
-        archive = _export_archive(model, staging, target.name, patches, mean, std) if export else None
-        _move_into_place(staging, target, overwrite)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+            save_json(vars(model.config), str(staging / "config.json"))
+            if precision != "fp32":
+                # Export the network as everyone else will load it: float32, from the weights on disk.
+                with contextlib.redirect_stdout(io.StringIO()):
+                    model = N2V(config=None, name=staging.name, basedir=str(staging.parent))
+            shutil.rmtree(staging / "logs", ignore_errors=True)  # n2v's TensorBoard image callback; empty here
+            stopped = f"stopped after {done} of {config.epochs} epochs; continue with --resume" if done < config.epochs else None
+            write_history(staging, history, precision, stopped)
+            write_metadata(staging, {
+                "created_by": f"imagej-n2v {__version__}",
+                "normalization": PER_PLANE,
+                "normalization_details": "each plane: (x - mean) / std over its kept area, values clipped to the 0.1-99.9 percentiles",
+                "zero_columns": "kept" if config.keep_zero_columns else "cut",
+                "training": {**config.to_dict(), "precision": precision},
+                "data": patches.summary(),
+                "final_losses": {k: history[k][-1] for k in ("loss", "val_loss") if k in history},
+                **({"incomplete": True, "epochs_done": done} if done < config.epochs else {}),
+            })
+            if done < config.epochs:
+                raise _keep_interrupted(staging, target, previous, done, config.epochs)
+            archive = _export_archive(model, staging, target.name, patches, mean, std) if export else None
+            _move_into_place(staging, target, overwrite or previous is not None)
+            if previous and previous.folder != target:
+                shutil.rmtree(previous.folder, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     return TrainResult(target, target / archive.name if archive else None, history, patches.summary())
