@@ -1,0 +1,126 @@
+"""Pixels between ImageJ's ``ImagePlus`` planes and numpy, one plane at a time.
+
+An ImageJ hyperstack keeps its planes in one list, channel fastest, then slice, then frame
+(``ImagePlus.getStackIndex(c, z, t)``). Seen through ``ImagePlanes`` it is a TZCYX array to the
+core, so the axes can never be swapped, and only the plane being worked on is copied. Planes
+are copied through JPype's array buffers, not pixel by pixel; Java's signed ``short`` pixels
+are reinterpreted as the unsigned 16-bit values ImageJ shows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..errors import InputError
+from ..stack import PlaneStack
+
+# ImagePlus.getBitDepth() -> numpy type of its pixels as ImageJ shows them
+_DTYPES = {8: np.uint8, 16: np.uint16, 32: np.float32}
+_TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+class ImagePlanes:
+    """A TZCYX array-like over an ``ImagePlus``: ``planes[t, z, c]`` is one (Y, X) numpy plane.
+
+    Indexing must name the frame, slice and channel as integers; the rest may be slices.
+    """
+
+    def __init__(self, image: Any):
+        bit_depth = int(image.getBitDepth())
+        if bit_depth not in _DTYPES:
+            raise InputError(
+                f"The image '{image.getTitle()}' is {bit_depth}-bit RGB: N2V denoises 8, 16 and 32-bit images; "
+                f"convert it first with Image > Color > Make Composite, or Image > Type."
+            )
+        self.image = image
+        self.stack = image.getStack()
+        self.dtype = np.dtype(_DTYPES[bit_depth])
+        width, height, channels, slices, frames = (int(n) for n in image.getDimensions())
+        if channels * slices * frames != int(self.stack.getSize()):
+            raise InputError(
+                f"The image '{image.getTitle()}' claims {channels} channels x {slices} slices x {frames} frames "
+                f"but holds {self.stack.getSize()} planes: fix it with Image > Hyperstacks > Stack to Hyperstack."
+            )
+        self.shape = (frames, slices, channels, height, width)
+        self.ndim = 5
+
+    def __getitem__(self, key: tuple) -> np.ndarray:
+        t, z, c = (int(i) for i in key[:3])
+        pixels = self.stack.getPixels(int(self.image.getStackIndex(c + 1, z + 1, t + 1)))
+        plane = np.frombuffer(memoryview(pixels), dtype=self.dtype.newbyteorder("=")).reshape(self.shape[3:])
+        return plane[key[3:]] if len(key) > 3 else plane
+
+
+def image_stack(image: Any) -> PlaneStack:
+    """The core's plane view of an ``ImagePlus``, in ImageJ's own TZCYX order."""
+    return PlaneStack(ImagePlanes(image), "TZCYX")
+
+
+def as_imageplus(image: Any, gateway: Any = None) -> Any:
+    """An ``ImagePlus`` for an ``ImagePlus``, or an ImageJ2 ``Dataset``/``ImgPlus`` (needs Fiji's gateway)."""
+    from jpype import JClass
+
+    if isinstance(image, JClass("ij.ImagePlus")):
+        return image
+    if gateway is None:
+        raise InputError(
+            f"The image {image} is an ImageJ2 image, which needs Fiji: start with --fiji PATH, or pass an ImagePlus."
+        )
+    return gateway.py.to_imageplus(image)
+
+
+def _java_plane(plane: np.ndarray) -> Any:
+    from jpype import JArray, JFloat, JShort
+
+    flat = np.ascontiguousarray(plane).ravel()
+    if flat.dtype == np.uint16:
+        return JArray(JShort)(flat.view(np.int16))
+    return JArray(JFloat)(flat.astype(np.float32, copy=False))
+
+
+def output_title(title: str) -> str:
+    """``dome.tif`` -> ``dome_denoised``: the result keeps its name and loses the file suffix."""
+    for suffix in _TIFF_SUFFIXES:
+        if title.lower().endswith(suffix):
+            title = title[: -len(suffix)]
+    return f"{title}_denoised"
+
+
+def new_image(planes: Iterable[np.ndarray], like: Any, frames: int | None = None, title: str | None = None) -> Any:
+    """An ``ImagePlus`` from output planes in ImageJ order, shaped and calibrated like ``like``.
+
+    ``frames`` is the output's frame count when only some frames were processed. The result
+    is a hyperstack with the input's channels and slices, its calibration (pixel size, unit,
+    z spacing, frame interval) and, for composites, its display mode and channel colours.
+    """
+    from jpype import JClass
+
+    ImagePlus = JClass("ij.ImagePlus")
+    ImageStack = JClass("ij.ImageStack")
+    CompositeImage = JClass("ij.CompositeImage")
+
+    width, height, channels, slices, in_frames = (int(n) for n in like.getDimensions())
+    frames = in_frames if frames is None else frames
+    stack = ImageStack(width, height)
+    bit_depth = None
+    for plane in planes:
+        if plane.shape != (height, width):
+            raise ValueError(f"plane of shape {plane.shape} for a {width}x{height} image")
+        bit_depth = 16 if plane.dtype == np.uint16 else 32
+        stack.addSlice(None, _java_plane(plane))
+    if int(stack.getSize()) != channels * slices * frames:
+        raise ValueError(f"{stack.getSize()} planes for {channels} channels x {slices} slices x {frames} frames")
+    result = ImagePlus(title or output_title(str(like.getTitle())), stack)
+    result.setDimensions(channels, slices, frames)
+    result.setOpenAsHyperStack(int(stack.getSize()) > 1)
+    result.setCalibration(like.getCalibration().copy())
+    if like.isComposite() and channels > 1:
+        result = CompositeImage(result, like.getMode())
+        result.copyLuts(like)  # channel colours and display ranges
+    elif bit_depth == int(like.getBitDepth()):
+        result.setDisplayRange(like.getDisplayRangeMin(), like.getDisplayRangeMax())
+    else:
+        result.resetDisplayRange()
+    return result
