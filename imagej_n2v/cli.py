@@ -94,6 +94,50 @@ def _add_info(subparsers) -> None:
     p.set_defaults(run=_run_info)
 
 
+def _add_imagej_options(p) -> None:
+    p.add_argument("--fiji", metavar="PATH", help="use this Fiji.app instead of the ImageJ jar (default: $FIJI_DIR if set)")
+    p.add_argument("--ij-jar", metavar="PATH", help="ImageJ 1.x jar (default: $IMAGEJ_N2V_IJ_JAR or /usr/share/java/ij.jar)")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="write Python tracebacks of failed commands to the Log")
+
+
+def _add_macro(subparsers) -> None:
+    p = subparsers.add_parser("macro", help="run an ImageJ macro with the N2V commands",
+                              description="Run an ImageJ macro (.ijm) in which run(\"N2V Denoise\", ...) and "
+                                          "run(\"N2V Train\", ...) work; print ImageJ's Log; fail if the macro aborts.")
+    p.add_argument("macro", metavar="FILE", help="the macro file (.ijm)")
+    p.add_argument("--arg", default="", help="the string the macro's getArgument() returns")
+    p.add_argument("--headless", action="store_true", help="no screen needed: use a private virtual display")
+    _add_imagej_options(p)
+    p.set_defaults(run=_run_macro)
+
+
+def _add_gui(subparsers) -> None:
+    p = subparsers.add_parser("gui", help="open ImageJ with Plugins > N2V",
+                              description="Open ImageJ with the N2V commands under Plugins > N2V; ends when ImageJ quits.")
+    _add_imagej_options(p)
+    p.set_defaults(run=_run_gui)
+
+
+def _run_macro(args) -> int:
+    from .bridge import run_macro_file, start_imagej
+
+    start_imagej(ij_jar=args.ij_jar, fiji=args.fiji, headless=args.headless, debug=args.debug)
+    result = run_macro_file(args.macro, args.arg, emit=lambda text: print(text, end="", flush=True))
+    if result.failed:
+        raise InputError(f"The macro {args.macro} stopped: {result.error or 'a command failed'}")
+    return 0
+
+
+def _run_gui(args) -> int:
+    from .bridge import start_imagej
+    from .bridge.macro import wait_for_gui
+
+    start_imagej(ij_jar=args.ij_jar, fiji=args.fiji, gui=True, debug=args.debug)
+    wait_for_gui()
+    return 0
+
+
 def _progress_bar(total: int, description: str, unit: str):
     from tqdm import tqdm
 
@@ -235,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(subparsers)
     _add_denoise(subparsers)
     _add_info(subparsers)
+    _add_macro(subparsers)
+    _add_gui(subparsers)
     return parser
 
 

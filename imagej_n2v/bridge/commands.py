@@ -128,4 +128,6 @@ def install_handler(debug: bool = False, dialogs: bool = True, gateway: Any = No
     bridge = JClass("N2V_Bridge")
     bridge.setHandler(_handler)
     bridge.setDialogs(dialogs)
+    if not dialogs:
+        bridge.closeDialogs()
     return _handler

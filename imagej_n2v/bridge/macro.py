@@ -78,24 +78,27 @@ def run_macro(code: str, argument: str = "", emit: Callable[[str], None] | None 
     """Run macro ``code`` (its ``getArgument()`` returns ``argument``) in the running ImageJ.
 
     ImageJ must have been started with ``runtime.start_imagej``. A command that fails (or a
-    macro error) ends the macro; the result says so with the one-sentence reason.
+    macro error) ends the macro; the result says so with the one-sentence reason. In a headless
+    run a dialog (an error from a built-in such as open, or exit("message")) is closed, logged
+    and counts as a failure.
     """
     from jpype import JClass, JException
 
     bridge = JClass("N2V_Bridge")
     interpreter = JClass("ij.macro.Interpreter")()
     interpreter.setIgnoreErrors(True)  # report errors to us instead of in a dialog
-    failures = int(bridge.failures())
+    failures, dialogs = int(bridge.failures()), int(bridge.closedDialogs())
     value = None
     with _LogTail(emit) as tail:
         try:
             value = interpreter.run(code, argument)
         except JException as exc:
             log.debug("The macro ended with %s", exc)
-    error = interpreter.getErrorMessage()
+    error = None if interpreter.getErrorMessage() is None else str(interpreter.getErrorMessage())
+    if error is None and int(bridge.closedDialogs()) > dialogs:
+        error = f"ImageJ showed the dialog {bridge.lastDialog()}, which no one can answer in a headless run"
     failed = error is not None or int(bridge.failures()) > failures or (value is not None and str(value) == "[aborted]")
-    return MacroResult(None if value is None else str(value), failed, None if error is None else str(error),
-                       "".join(tail.collected))
+    return MacroResult(None if value is None else str(value), failed, error, "".join(tail.collected))
 
 
 def run_macro_file(path: str | Path, argument: str = "", emit: Callable[[str], None] | None = None) -> MacroResult:

@@ -1,4 +1,14 @@
 import ij.IJ;
+import java.awt.AWTEvent;
+import java.awt.Component;
+import java.awt.Container;
+import java.awt.Dialog;
+import java.awt.Label;
+import java.awt.TextComponent;
+import java.awt.Toolkit;
+import java.awt.event.WindowEvent;
+import java.lang.reflect.Field;
+import javax.swing.text.JTextComponent;
 import ij.ImagePlus;
 import ij.Macro;
 import ij.WindowManager;
@@ -27,6 +37,8 @@ public class N2V_Bridge {
     private static volatile Handler handler;
     private static volatile int failures;
     private static volatile boolean dialogs = true;
+    private static volatile int closedDialogs;
+    private static volatile String lastDialog;
 
     public static void setHandler(Handler newHandler) {
         handler = newHandler;
@@ -35,6 +47,58 @@ public class N2V_Bridge {
     /** Headless runs turn dialogs off: a command without options then fails instead of waiting for a click. */
     public static void setDialogs(boolean shown) {
         dialogs = shown;
+    }
+
+    /**
+     * Closes every dialog as soon as it opens, after writing its title and text to the Log:
+     * a run without a screen has no one to click OK, and a modal dialog would wait forever.
+     */
+    public static void closeDialogs() {
+        Toolkit.getDefaultToolkit().addAWTEventListener(event -> {
+            if (event.getID() != WindowEvent.WINDOW_OPENED || !(event.getSource() instanceof Dialog))
+                return;
+            Dialog dialog = (Dialog) event.getSource();
+            StringBuilder text = new StringBuilder();
+            collectText(dialog, text);
+            lastDialog = "[" + dialog.getTitle() + "] " + text.toString().trim();
+            closedDialogs++;
+            IJ.log(lastDialog);
+            dialog.dispose();
+        }, AWTEvent.WINDOW_EVENT_MASK);
+    }
+
+    private static void collectText(Component component, StringBuilder text) {
+        String found = null;
+        if (component instanceof Label)
+            found = ((Label) component).getText();
+        else if (component instanceof TextComponent)
+            found = ((TextComponent) component).getText();
+        else if (component instanceof JTextComponent)
+            found = ((JTextComponent) component).getText().replaceAll("<[^>]*>", " ");
+        else if (component instanceof ij.gui.MultiLineLabel) {
+            try {
+                Field lines = ij.gui.MultiLineLabel.class.getDeclaredField("lines");
+                lines.setAccessible(true);
+                found = String.join(" ", (String[]) lines.get(component));
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                found = null;
+            }
+        }
+        if (found != null && found.trim().length() > 0)
+            text.append(found.trim().replaceAll("\\s+", " ")).append(' ');
+        if (component instanceof Container)
+            for (Component child : ((Container) component).getComponents())
+                collectText(child, text);
+    }
+
+    /** How many dialogs closeDialogs() had to close: a headless run that needed one did not go as written. */
+    public static int closedDialogs() {
+        return closedDialogs;
+    }
+
+    /** The title and text of the last dialog closeDialogs() closed. */
+    public static String lastDialog() {
+        return lastDialog;
     }
 
     /** How many commands failed since the JVM started: lets a caller see failures a macro ignored. */
