@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import platform
+from pathlib import Path
 
 from .errors import DependencyError
 
@@ -30,3 +32,24 @@ def system_lines() -> list[str]:
     lines.append(f"native precisions: {', '.join(native)}; --precision auto takes {native[0]}"
                  + ("" if native[0] != "fp32" else " (reduced precision would only be emulated here, slower)"))
     return lines
+
+
+def _umask() -> int:
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere the only way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
+def share_like_plain_files(path: Path) -> None:
+    """Give a finished temporary file or folder the permissions ``open``/``mkdir`` would have.
+
+    Temporary names come from ``tempfile``, which makes them private (0600/0700) for safety;
+    an output image or a model renamed from one would otherwise be unreadable to colleagues.
+    """
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_umask())

@@ -23,6 +23,7 @@ import tifffile
 from .axes import imagej_order, normalize_axes
 from .errors import AxesError, InputError, OutputError
 from .stack import PlaneStack
+from .system import share_like_plain_files
 
 log = logging.getLogger(__name__)
 
@@ -264,9 +265,11 @@ def atomic_output(target: Path, overwrite: bool) -> Iterator[Path]:
     temp_path = Path(temp)
     try:
         yield temp_path
+        share_like_plain_files(temp_path)
         os.replace(temp_path, target)
-    except OSError as exc:
-        raise OutputError(f"Writing {target} failed ({exc.strerror}): free disk space or choose another folder.") from None
+    except OSError as exc:  # numpy's short writes on a full disk carry no errno, only a message
+        reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
+        raise OutputError(f"Writing {target} failed ({reason}): free disk space or choose another folder.") from None
     finally:
         temp_path.unlink(missing_ok=True)
 

@@ -31,6 +31,7 @@ from .model import ARCHIVE_SUFFIX, METADATA_FILE, PER_PLANE, write_metadata
 from .patches import TrainingPatches, sample_patches
 from .resume import Resumable, find_resumable, incomplete_place, is_incomplete
 from .stack import PlaneStack
+from .system import share_like_plain_files
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +294,7 @@ def train_model(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+        share_like_plain_files(staging)
         if previous:
             for weights in previous.folder.glob("weights_*.h5"):
                 shutil.copy2(weights, staging)
@@ -358,6 +360,12 @@ def train_model(
             _move_into_place(staging, target, overwrite or previous is not None)
             if previous and previous.folder != target:
                 shutil.rmtree(previous.folder, ignore_errors=True)
+        except OSError as exc:  # a full disk or a vanished folder while saving weights or the history
+            shutil.rmtree(staging, ignore_errors=True)
+            reason = os.strerror(exc.errno) if exc.errno else type(exc).__name__
+            raise OutputError(
+                f"Writing the model {target} failed ({reason}): free disk space or choose another --model-dir."
+            ) from None
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
