@@ -161,6 +161,17 @@ def extract_archive(archive: Path) -> Path:
     return folder if (folder / ".complete").is_file() else staging
 
 
+def _check_weights_file(weights: Path) -> None:
+    import h5py
+
+    try:
+        h5py.File(weights, "r").close()
+    except OSError as exc:
+        raise ModelError(
+            f"The weights file {weights} is damaged ({str(exc).split('(')[0].strip()}): copy the model again or retrain it."
+        ) from None
+
+
 def build_network(description: ModelDescription):
     """The Keras network of a model, with its trained weights loaded.
 
@@ -173,6 +184,8 @@ def build_network(description: ModelDescription):
         raise ModelError(f"{folder} has no weights (weights_best.h5): training did not finish; train it again.")
     from n2v.models import N2V
 
+    if weights is not None:
+        _check_weights_file(weights)  # n2v loads them while building, and would blame config.json
     try:
         with contextlib.redirect_stdout(io.StringIO()), _quiet_warnings():
             n2v_model = N2V(config=None, name=folder.name, basedir=str(folder.parent))

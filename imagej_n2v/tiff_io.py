@@ -256,6 +256,8 @@ def atomic_output(target: Path, overwrite: bool) -> Iterator[Path]:
     if target.exists() and not overwrite:
         raise OutputError(f"{target} already exists: choose another output folder or pass --overwrite.")
     folder = target.parent
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"The output folder {folder} is a file: choose a folder for the outputs.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=folder)
