@@ -139,23 +139,6 @@ def bf16_model(tmp_path_factory, dome_stack) -> Path:
                        allow_emulated=True).model_folder
 
 
-TINY_TRAINING = ["--patch-size", "32", "--patches", "200", "--epochs", "2", "--steps", "10",
-                 "--batch-size", "8", "--unet-kernel", "3", "--seed", "0"]
-"""Plumbing, not quality: the least training that writes a complete model (a few seconds)."""
-
-
-@pytest.fixture(scope="session")
-def tiny_cli_model(tmp_path_factory, input_files) -> Path:
-    """A tiny model trained through the CLI on the dome stack (for the ImageJ bridge tests)."""
-    from imagej_n2v.cli import main
-
-    model_dir = tmp_path_factory.mktemp("tiny")
-    code = main(["--quiet", "train", str(input_files.dome), "--name", "tiny", "--model-dir", str(model_dir),
-                 "--no-export", *TINY_TRAINING])
-    assert code == 0, "training the tiny CLI model failed"
-    return model_dir / "tiny"
-
-
 TINY_TRAINING = dict(patch_size=32, patches=40, epochs=1, steps=4, batch_size=4, unet_kernel=3, unet_n_first=8)
 """The smallest training that writes a complete model: for plumbing tests, not for quality."""
 
