@@ -31,13 +31,16 @@ class PlaneStack:
 
     ``data`` needs ``shape``, ``dtype`` and integer indexing over its non-plane axes; numpy
     arrays and memmaps qualify. A stack whose X comes before Y gets each plane transposed.
-    ``source`` names the image in error messages (a file name, or "The image").
+    ``source`` names the image in error messages (a file name, or "The image"). Float planes
+    with NaN or infinite values are refused as they are read, unless ``check_finite`` is off
+    (for writing, where any value may be stored).
     """
 
-    def __init__(self, data: Any, axes: str, source: str = "The image"):
+    def __init__(self, data: Any, axes: str, source: str = "The image", check_finite: bool = True):
         self.axes = normalize_axes(axes, data.shape)
         self.data = data
         self.source = source
+        self.check_finite = check_finite
         dtype = np.dtype(data.dtype)
         if dtype.kind == "c":
             raise InputError(f"{source} holds complex numbers: N2V denoises real-valued intensities only; take the magnitude first.")
@@ -73,7 +76,7 @@ class PlaneStack:
         for a in self.axes:
             key.append(where[a] if a in where else slice(None))
         plane = np.asarray(self.data[tuple(key)])
-        if self.dtype.kind == "f" and not np.isfinite(plane).all():
+        if self.check_finite and self.dtype.kind == "f" and not np.isfinite(plane).all():
             # checked plane by plane as planes are read: a large stack is never scanned up front
             raise InputError(
                 f"{self.source} has NaN or infinite values in frame {index.t + 1}, slice {index.z + 1}, "

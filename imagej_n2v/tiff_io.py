@@ -160,7 +160,10 @@ def _check_complete(path: Path, tif: tifffile.TiffFile, series: tifffile.TiffPag
             f"copy the file again from its source."
         )
     size = tif.filehandle.size
-    pages = [p for p in series.pages if p is not None and hasattr(p, "dataoffsets")]
+    try:
+        pages = [p for p in series.pages if p is not None and hasattr(p, "dataoffsets")]
+    except (IndexError, ValueError, OSError) as exc:  # the series promises pages the file lacks
+        raise InputError(f"{path} is truncated: planes are missing ({exc}); copy the file again from its source.") from None
     ends = [o + n for p in pages for o, n in zip(p.dataoffsets, p.databytecounts) if o]
     if series.dataoffset:
         ends.append(series.dataoffset + series.nbytes)
@@ -315,7 +318,7 @@ def write_image(
     info: str | None = None,
 ) -> Path:
     """Write a whole array (any axes order) as an ImageJ hyperstack TIFF in ImageJ order."""
-    stack = PlaneStack(array, axes)
+    stack = PlaneStack(array, axes, check_finite=False)
     out_axes = stack.canonical_dims()
     shape = output_shape(stack, out_axes)
     planes = (stack.plane(i) for i in stack.indices())
