@@ -1,0 +1,120 @@
+"""``benchmarks/results.md`` from the figures ``benchmarks.run`` collected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+METHODS = {
+    "seed_way": "(a) seed's way: whole stack in memory, n2v `predict` per slice, 32-bit TIFF",
+    "cli_denoise": "(b) `imagej-n2v denoise` (streamed, batched, 16-bit ImageJ hyperstack)",
+    "network_alone": "(c) network alone on pre-normalised, pre-padded batches (the limit)",
+}
+
+NOTES = """\
+## How to read this
+
+- **work** is the time from a loaded model to the finished output file (for (c): to the last
+  batch's result); **process** is the whole process, Python and TensorFlow start-up and model
+  loading included. Megapixels per second and the ratios use *work*. Each method runs in a
+  fresh process; peak RSS is that process's `ru_maxrss` (from `os.wait4`).
+- The model is n2v-native (trained by n2v itself, n2v's default U-Net: depth 2, kernel 5,
+  32 first filters; a few steps only, as speed depends on the architecture, not the weights).
+  For such a model imagej-n2v uses n2v's own global mean and std, so (a) and (b) compute the
+  same thing and their difference is rounding to 16 bits: at most 0.5 grey levels plus float
+  noise. Models trained by imagej-n2v normalise each plane by its own robust mean and std
+  instead (dim channels and bleached frames seen at the same scale); their results differ from
+  n2v's `predict` by design, so they are not compared here.
+- The planes have no zero edge strips, so (a) and (b) denoise the same pixels.
+- The large-stack run uses a tiny network (depth 2, kernel 3, 8 first filters) so that a
+  several-GB stack finishes in minutes on a CPU: it measures memory, which does not depend on
+  the network's size beyond its weights.
+- Timings on a shared machine are noisy; compare ratios taken in the same run.
+"""
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def write_report(results: dict, out: Path) -> None:
+    m = results["machine"]
+    lines = [
+        "# imagej-n2v benchmark",
+        "",
+        f"Taken {m['date']} on {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, GPU: {m['gpu']}; "
+        f"{m['os']}, Python {m['python']}, TensorFlow {m['tensorflow']}, n2v {m['n2v']}. "
+        f"Load average at start {results['load_at_start'][0]:.1f}, at end {results['load_at_end'][0]:.1f}.",
+        "",
+        f"Command: `python -m benchmarks.run {' '.join(_settings(results['settings']))}`",
+        "",
+        "## Denoising: side by side",
+        "",
+    ]
+    for name, s in results["side_by_side"].items():
+        lines += [
+            f"### {name} planes: {s['stack']}, {s['planes']} planes ({s['megapixels']:.1f} megapixels, "
+            f"{s['size_mb']:.0f} MB), median of {len(s['rounds']['seed_way'])} round(s)",
+            "",
+            _row(["method", "work s", "process s", "megapixels/s", "peak RSS MB"]),
+            _row(["---"] * 5),
+        ]
+        for job, label in METHODS.items():
+            r = s[job]
+            lines.append(_row([label, f"{r['work_s']:.1f}", f"{r['process_wall_s']:.1f}", f"{r['megapixels_per_s']:.3f}",
+                               f"{r['peak_rss_mb']:.0f}"]))
+        d = s["difference"]
+        lines += [
+            "",
+            f"- b/a speed-up: **{s['speedup_vs_seed']:.2f}x** faster than the seed's way "
+            f"(whole process: {s['process_speedup_vs_seed']:.2f}x)",
+            f"- b/c: **{s['time_vs_network']:.3f}x** the network-alone time",
+            f"- max \\|b - a\\|: **{d['max_abs_diff']:.3f}** grey levels over {d['planes']} planes "
+            f"(against a rounded to 16 bits: {d['max_abs_diff_vs_rounded_seed']:.0f})",
+            "",
+        ]
+    w = results["warm_session"]
+    lines += [
+        "## Warm session",
+        "",
+        f"One `imagej-n2v denoise` call over a folder of {w['stacks']} small stacks: {w['files']} outputs in "
+        f"{w['work_s']:.1f} s; model loaded **{w['model_loads']}** time(s), network traced "
+        f"**{w['network_traces']}** time(s) (exit status {w['exit_status']}).",
+        "",
+    ]
+    t = results["training"]
+    lines += [
+        "## Training steps per second (same settings, same stack)",
+        "",
+        f"Settings: {t['settings']} (n2v's default U-Net); steps/s from the median epoch after the first.",
+        "",
+        _row(["trainer", "steps/s", "epoch seconds", "peak RSS MB"]),
+        _row(["---"] * 4),
+        _row(["imagej-n2v `train_model`", f"{t['train_ours']['steps_per_s']:.2f}",
+              ", ".join(f"{x:.1f}" for x in t["train_ours"]["epoch_s"]), f"{t['train_ours']['peak_rss_mb']:.0f}"]),
+        _row(["n2v's own `N2V.train`", f"{t['train_n2v']['steps_per_s']:.2f}",
+              ", ".join(f"{x:.1f}" for x in t["train_n2v"]["epoch_s"]), f"{t['train_n2v']['peak_rss_mb']:.0f}"]),
+        "",
+        f"imagej-n2v / n2v: **{t['ours_vs_n2v']:.2f}**",
+        "",
+    ]
+    large = results.get("large_stack")
+    if large:
+        d, p = large["denoise"], large["prepare_patches"]
+        lines += [
+            "## Large stack",
+            "",
+            f"{large['file']}: {large['size_gb']:.2f} GB (TZYX, 512x512 planes, an uncompressed ImageJ hyperstack).",
+            "",
+            f"- `imagej-n2v denoise`: peak RSS **{d['peak_rss_mb']:.0f} MB**, {d['work_s']:.0f} s; output shape "
+            f"matches the input: {large['output_shape_matches']}.",
+            f"- training-data preparation (survey every plane, {p['patches']} patches of 64x64 from {p['planes']} "
+            f"planes, {p['patch_mb']:.0f} MB of patches): peak RSS **{p['peak_rss_mb']:.0f} MB** "
+            f"({p['rss_before_mb']:.0f} MB before sampling), {p['work_s']:.0f} s.",
+            "",
+        ]
+    lines.append(NOTES)
+    out.write_text("\n".join(lines))
+
+
+def _settings(settings: dict) -> list[str]:
+    return [f"--{k.replace('_', '-')} {v}" for k, v in settings.items() if k not in ("out", "work")]

@@ -1,0 +1,253 @@
+"""``make bench``: imagej-n2v against the seed's way and against the network alone.
+
+    python -m benchmarks.run --out benchmarks/results.md [--large-gb 6]
+
+Every measured method runs in a fresh process (``benchmarks.workers``); the parent takes its
+wall time and its peak RSS from ``os.wait4``. The methods on one stack run one after the
+other in the same run, so their ratios compare like with like on a shared, noisy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import tifffile
+
+from imagej_n2v.synthetic import make_stack
+from imagej_n2v.tiff_io import Calibration, write_image, write_planes
+
+from .report import write_report
+
+REPO = Path(__file__).resolve().parent.parent
+SIDE_BY_SIDE = ("seed_way", "cli_denoise", "network_alone")
+
+
+def machine() -> dict:
+    """What the figures were taken on."""
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    import importlib.metadata as md
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(memory, 1), "os": platform.platform(),
+            "python": platform.python_version(),
+            "tensorflow": next((md.version(p) for p in ("tensorflow-cpu", "tensorflow") if _installed(p)), "?"),
+            "n2v": md.version("n2v"), "gpu": "none visible to TensorFlow" if not _gpus() else ", ".join(_gpus()),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def _installed(package: str) -> bool:
+    import importlib.metadata as md
+
+    try:
+        md.version(package)
+        return True
+    except md.PackageNotFoundError:
+        return False
+
+
+def _gpus() -> list[str]:
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
+        return [line for line in out.stdout.splitlines() if line.strip()]
+    except (OSError, subprocess.SubprocessError):
+        return []
+
+
+def run_job(job: str, args: dict, work: Path) -> dict:
+    """Run one worker job in a fresh process; its figures plus wall time and peak RSS."""
+    logs = work / "logs"
+    logs.mkdir(exist_ok=True)
+    stamp = f"{job}-{time.monotonic_ns()}"
+    args_file, result_file, log_file = logs / f"{stamp}.args.json", logs / f"{stamp}.json", logs / f"{stamp}.log"
+    args_file.write_text(json.dumps(args))
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    with open(log_file, "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "benchmarks.workers", job, str(args_file), str(result_file)],
+                                   cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    if process.returncode != 0:
+        tail = log_file.read_text()[-3000:]
+        raise SystemExit(f"benchmark job {job} failed (exit {process.returncode}); log {log_file}:\n{tail}")
+    result = json.loads(result_file.read_text())
+    result.update(process_wall_s=wall, peak_rss_mb=usage.ru_maxrss / 1024, load_before=load)
+    print(f"  {job}: work {result.get('work_s', float('nan')):.1f} s, process {wall:.1f} s, "
+          f"peak RSS {result['peak_rss_mb']:.0f} MB", flush=True)
+    return result
+
+
+def max_difference(seed_output: Path, ours: Path) -> dict:
+    """Largest |ours - seed| in grey levels, plane by plane (never both stacks in memory)."""
+    a = tifffile.memmap(seed_output, mode="r")
+    b = tifffile.memmap(ours, mode="r")
+    a, b = a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:])
+    worst = worst_rounded = 0.0
+    for plane_a, plane_b in zip(a, b):
+        plane_b = plane_b.astype(np.float64)
+        worst = max(worst, float(np.abs(plane_b - plane_a).max()))
+        worst_rounded = max(worst_rounded, float(np.abs(plane_b - np.clip(np.rint(plane_a), 0, 65535)).max()))
+    return {"max_abs_diff": worst, "max_abs_diff_vs_rounded_seed": worst_rounded, "planes": len(a)}
+
+
+def side_by_side(name: str, stack_file: Path, plane_shape: tuple[int, int], model: dict, options: argparse.Namespace,
+                 work: Path) -> dict:
+    """(a) seed's way, (b) imagej-n2v denoise, (c) network alone on one stack, ``repeats`` rounds."""
+    out = work / f"out_{name}"
+    out.mkdir(exist_ok=True)
+    common = {"model": model["folder"], "input": str(stack_file)}
+    planes = int(np.prod(tifffile.TiffFile(stack_file).series[0].shape[:-2]))
+    jobs = {
+        "seed_way": {**common, "output": str(out / "seed.tif"), "tzyx": [options.frames, -1, *plane_shape]},
+        "cli_denoise": {**common, "output_dir": str(out), "cli_options": ["--batch-planes", str(options.batch_planes)]},
+        "network_alone": {**common, "mean": model["mean"], "std": model["std"], "plane_shape": list(plane_shape),
+                          "depth": model["depth"], "batch": options.batch_planes},
+    }
+    rounds: dict[str, list[dict]] = {job: [] for job in SIDE_BY_SIDE}
+    for number in range(options.repeats):
+        print(f"{name}: round {number + 1} of {options.repeats}", flush=True)
+        for job in SIDE_BY_SIDE:
+            rounds[job].append(run_job(job, jobs[job], work))
+    megapixels = planes * plane_shape[0] * plane_shape[1] / 1e6
+    summary = {"stack": stack_file.name, "plane_shape": list(plane_shape), "planes": planes,
+               "size_mb": stack_file.stat().st_size / 1024**2, "megapixels": megapixels, "rounds": rounds}
+    for job, results in rounds.items():
+        work_s = float(np.median([r["work_s"] for r in results]))
+        summary[job] = {"work_s": work_s, "process_wall_s": float(np.median([r["process_wall_s"] for r in results])),
+                        "megapixels_per_s": megapixels / work_s,
+                        "peak_rss_mb": float(max(r["peak_rss_mb"] for r in results))}
+    # ratios per round (side by side), then their median
+    summary["speedup_vs_seed"] = float(np.median([a["work_s"] / b["work_s"] for a, b in
+                                                  zip(rounds["seed_way"], rounds["cli_denoise"])]))
+    summary["time_vs_network"] = float(np.median([b["work_s"] / c["work_s"] for b, c in
+                                                  zip(rounds["cli_denoise"], rounds["network_alone"])]))
+    summary["process_speedup_vs_seed"] = float(np.median([a["process_wall_s"] / b["process_wall_s"] for a, b in
+                                                          zip(rounds["seed_way"], rounds["cli_denoise"])]))
+    summary["difference"] = max_difference(out / "seed.tif", out / f"{stack_file.stem}_denoised.tif")
+    shutil.rmtree(out, ignore_errors=True)
+    return summary
+
+
+def n2v_model(folder: Path, architecture: dict, stack_file: Path, work: Path) -> dict:
+    """An n2v-native model with ``architecture`` (made once, reused by later runs): its mean and std."""
+    config = folder / "config.json"
+    if config.exists() and (folder / "weights_best.h5").exists():
+        settings = json.loads(config.read_text())
+        if [settings["unet_n_depth"], settings["unet_kern_size"], settings["unet_n_first"]] == list(architecture.values()):
+            return {"mean": float(settings["means"][0]), "std": float(settings["stds"][0])}
+        shutil.rmtree(folder)
+    shape = tifffile.TiffFile(stack_file).series[0].shape[-2:]
+    return run_job("make_model", {"input": str(stack_file), "model": str(folder), "plane_shape": list(shape), "steps": 5,
+                                  **architecture}, work)
+
+
+def _noisy_planes(count: int, shape: tuple[int, int]) -> Iterator[np.ndarray]:
+    """``count`` noisy planes for a large stack: 32 distinct synthetic planes, rolled as they repeat."""
+    base = make_stack(frames=1, slices=32, height=shape[0], width=shape[1], seed=5).noisy
+    for number in range(count):
+        yield np.roll(base[number % 32], number // 32, axis=1)
+
+
+def large_stack(gigabytes: float, shape: tuple[int, int], folder: Path) -> Path:
+    """A TZYX ImageJ hyperstack of about ``gigabytes``, streamed to disk (memory-mappable)."""
+    plane_bytes = shape[0] * shape[1] * 2
+    slices = 64
+    frames = max(1, int(np.ceil(gigabytes * 1024**3 / plane_bytes / slices)))
+    target = folder / f"large_{gigabytes:g}gb.tif"
+    if not target.exists():
+        print(f"writing {target} ({frames} frames x {slices} slices of {shape[0]}x{shape[1]})", flush=True)
+        write_planes(target, _noisy_planes(frames * slices, shape), "TZYX", (frames, slices, *shape), np.uint16,
+                     Calibration(), overwrite=True)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results.md"), help="results file (.md; .json beside it)")
+    parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "imagej-n2v-bench"),
+                        help="scratch folder for stacks, models and outputs (needs about 2x --large-gb free)")
+    parser.add_argument("--frames", type=int, default=2, help="frames of the side-by-side stacks")
+    parser.add_argument("--slices-512", type=int, default=3, help="slices per frame of the 512x512 stack")
+    parser.add_argument("--slices-256", type=int, default=8, help="slices per frame of the 256x256 stack")
+    parser.add_argument("--repeats", type=int, default=1, help="side-by-side rounds (the median is reported)")
+    parser.add_argument("--batch-planes", type=int, default=4, help="planes per network call for (b) and (c)")
+    parser.add_argument("--train-steps", type=int, default=10, help="training steps per epoch (3 epochs)")
+    parser.add_argument("--warm-files", type=int, default=20, help="small stacks in the warm-session check")
+    parser.add_argument("--large-gb", type=float, default=1.0, help="size of the large-stack run in GB (0: skip)")
+    options = parser.parse_args(argv)
+
+    work = Path(options.work)
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict = {"machine": machine(), "settings": vars(options).copy(), "load_at_start": os.getloadavg()}
+    print(f"machine: {results['machine']}", flush=True)
+
+    stacks = {}
+    for size, slices in ((512, options.slices_512), (256, options.slices_256)):
+        stack = make_stack(frames=options.frames, slices=slices, height=size, width=size, seed=size)
+        stacks[size] = write_image(work / f"bench_{size}.tif", stack.noisy, stack.axes, overwrite=True)
+    architecture = {"depth": 2, "kernel": 5, "n_first": 32}  # n2v's defaults, as the seed trained
+    model = {"folder": str(work / "models" / "n2v_native"), **architecture}
+    model.update(n2v_model(Path(model["folder"]), architecture, stacks[256], work))
+    results["model"] = {k: model[k] for k in ("depth", "kernel", "n_first", "mean", "std")}
+
+    results["side_by_side"] = {f"{size}x{size}": side_by_side(f"{size}", stacks[size], (size, size), model, options, work)
+                               for size in (512, 256)}
+
+    print("warm session", flush=True)
+    small = work / "small"
+    small.mkdir(exist_ok=True)
+    for number in range(options.warm_files):
+        stack = make_stack(frames=2, slices=3, height=64, width=64, seed=100 + number)
+        write_image(small / f"small_{number:02d}.tif", stack.noisy, stack.axes, overwrite=True)
+    results["warm_session"] = run_job("warm_session", {"input_dir": str(small), "model": model["folder"],
+                                                       "output_dir": str(work / "small_out")}, work)
+    results["warm_session"]["stacks"] = options.warm_files
+
+    print("training steps per second", flush=True)
+    settings = {"patch_size": 64, "patches": 2000, "epochs": 3, "steps": options.train_steps, "batch_size": 16}
+    training = {"settings": settings}
+    for job in ("train_ours", "train_n2v"):
+        training[job] = run_job(job, {"input": str(stacks[256]), "plane_shape": [256, 256], "settings": settings,
+                                      "model_dir": str(work / "models" / job)}, work)
+    training["ours_vs_n2v"] = training["train_ours"]["steps_per_s"] / training["train_n2v"]["steps_per_s"]
+    results["training"] = training
+
+    if options.large_gb > 0:
+        print("large stack", flush=True)
+        large = large_stack(options.large_gb, (512, 512), work)
+        tiny = {"depth": 2, "kernel": 3, "n_first": 8}
+        tiny_model = str(work / "models" / "tiny")
+        n2v_model(Path(tiny_model), tiny, stacks[256], work)
+        denoised = run_job("cli_denoise", {"model": tiny_model, "input": str(large), "output_dir": str(work / "large_out")},
+                           work)
+        output = work / "large_out" / f"{large.stem}_denoised.tif"
+        output_ok = tifffile.TiffFile(output).series[0].shape == tifffile.TiffFile(large).series[0].shape
+        output.unlink(missing_ok=True)
+        patches = run_job("prepare_patches", {"input": str(large), "patch_size": 64, "patches": 10000}, work)
+        results["large_stack"] = {"file": large.name, "size_gb": large.stat().st_size / 1024**3, "model": tiny,
+                                  "denoise": denoised, "output_shape_matches": output_ok, "prepare_patches": patches}
+    results["load_at_end"] = os.getloadavg()
+
+    out = Path(options.out)
+    out.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    write_report(results, out)
+    print(f"wrote {out} and {out.with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
