@@ -217,9 +217,9 @@ def start_imagej(
                 f"the JVM starts once per process, so run this in a new process."
             )
         return _session
-    import jpype.config
-
-    jpype.config.destroy_jvm = False  # AWT threads would keep a JVM shutdown waiting at exit
+    if not debug:  # scyjava announces a JDK "fetch" even when told never to fetch
+        for name in ("scyjava", "jgo"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     if fiji:
         session = _start_fiji(Path(fiji), headless, gui)
     else:

@@ -1,0 +1,54 @@
+"""Macro option strings -> the core's settings (no JVM needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagej_n2v.bridge.options import DENOISE, TRAIN, build_options, dialog_fields, parse_option_string
+from imagej_n2v.config import DenoiseConfig, TrainConfig
+from imagej_n2v.errors import InputError
+
+
+def test_option_string_syntax_of_imagej():
+    parsed = parse_option_string("model=[/my models/domes] bit_depth=32 keep_zero_columns frames=1-3,7 ")
+    assert parsed == {"model": "/my models/domes", "bit_depth": "32", "keep_zero_columns": None, "frames": "1-3,7"}
+
+
+def test_denoise_options_build_a_denoise_config():
+    chosen = build_options(DENOISE, "model=[/m d] bit_depth=32 frames=[2-3] precision=fp32 keep_zero_columns")
+    assert chosen.model == "/m d"
+    assert chosen.config == DenoiseConfig(bit_depth=32, frames="2-3", keep_zero_columns=True)
+
+
+def test_train_options_use_the_config_defaults_and_the_users_words():
+    chosen = build_options(TRAIN, "model=/m/new patch_size=32 validation=0.2 epochs=2 steps=10 channels=[1,3] overwrite",
+                           image_channels=3)
+    expected = TrainConfig(patch_size=32, val_fraction=0.2, epochs=2, steps=10, channels=[1, 3])
+    assert chosen.config == expected and chosen.overwrite and chosen.model == "/m/new"
+    assert build_options(TRAIN, "model=/m").config == TrainConfig()
+
+
+def test_dialog_defaults_come_from_the_config_classes():
+    denoise = dict(f.split(":", 2)[1:] for f in dialog_fields(DENOISE))
+    assert denoise["bit_depth"] == str(DenoiseConfig().bit_depth)
+    train = {key: (kind, default) for kind, key, default in (f.split(":", 2) for f in dialog_fields(TRAIN))}
+    assert train["epochs"] == ("i", str(TrainConfig().epochs))
+    assert train["validation"] == ("f", str(TrainConfig().val_fraction))
+    assert train["overwrite"][0] == "b" and list(train)[0] == "model"
+
+
+@pytest.mark.parametrize("command, options, words", [
+    (DENOISE, "model=/m colour=red", "'colour' is unknown"),
+    (DENOISE, "bit_depth=16", "model is missing"),
+    (DENOISE, "model=/m bit_depth=12", "bit_depth must be 16 or 32"),
+    (DENOISE, "model=[/m", "malformed"),
+    (TRAIN, "model=/m epochs=2.5", "epochs must be a whole number"),
+    (TRAIN, "model=/m patch_size=30", "patch_size"),
+    (TRAIN, "model=/m channels=4", "channel"),
+    (TRAIN, "model=/m overwrite=maybe", "checkbox"),
+])
+def test_bad_options_are_one_sentence_naming_the_option(command, options, words):
+    with pytest.raises(InputError, match=words) as raised:
+        build_options(command, options, image_channels=2)
+    message = str(raised.value)
+    assert message.endswith(".") and "\n" not in message
