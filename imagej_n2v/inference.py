@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 QUEUE_DEPTH = 2
 """Batches waiting between stages: enough to keep the network busy, few enough to bound memory."""
 
+BATCH_PIXELS = 2**20
+"""Most pixels per network call. The U-Net's activations grow with it (some 300 MB for n2v's
+default network at this size), so 4 planes of 512x512 go together but 2048x2048 planes one at
+a time, whatever ``batch_planes`` asks for: memory stays bounded for any plane size."""
+
 
 @dataclass
 class _Prepared:
@@ -159,6 +164,7 @@ class Denoiser:
         """
         indices = list(stack.indices(frames))
         total = len(indices)
+        batch_planes = max(1, min(batch_planes, BATCH_PIXELS // (stack.height * stack.width)))
         prepared_q: queue.Queue = queue.Queue(QUEUE_DEPTH * batch_planes)
         done_q: queue.Queue = queue.Queue(QUEUE_DEPTH)
         stop = threading.Event()
