@@ -1,0 +1,141 @@
+"""Training: the model folder n2v and users can read, reproducible data, overwrite refusal."""
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imagej_n2v.cli import main
+from imagej_n2v.config import TrainConfig
+from imagej_n2v.errors import InputError, OutputError
+from imagej_n2v.model import describe_model, info_lines
+from imagej_n2v.stack import PlaneStack
+from imagej_n2v.synthetic import make_stack
+from imagej_n2v.training import train_model
+
+from .conftest import QUALITY_TRAINING
+
+TINY = dict(patch_size=16, patches=64, epochs=1, steps=4, batch_size=4, unet_n_first=8, unet_kernel=3)
+"""A network trained just enough to exist: for tests of files, not of quality."""
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[str, int]]:
+    """Every file under ``folder`` with its content hash and modification time."""
+    return {
+        str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.slow
+def test_model_folder_holds_n2v_files_and_ours(quality_model):
+    for name in ("config.json", "weights_best.h5", "history.csv", "loss.png", "imagej_n2v.json",
+                 "quality.bioimage.io.zip"):
+        assert (quality_model / name).is_file(), name
+    assert (quality_model / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not _leftovers(quality_model.parent)  # no staging folder left behind
+
+    with open(quality_model / "history.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    epochs = int(QUALITY_TRAINING[QUALITY_TRAINING.index("--epochs") + 1])
+    assert [int(r["epoch"]) for r in rows] == list(range(1, epochs + 1))
+    losses = [float(r["loss"]) for r in rows]
+    assert all(np.isfinite(losses)) and all(np.isfinite([float(r["val_loss"]) for r in rows]))
+    assert losses[-1] < losses[0]
+    assert all(float(r["lr"]) > 0 for r in rows)
+
+
+@pytest.mark.slow
+def test_metadata_records_how_the_planes_were_seen(quality_model, dome_stack, channel_stack):
+    meta = json.loads((quality_model / "imagej_n2v.json").read_text())
+    assert meta["normalization"] == "per-plane"
+    assert meta["zero_columns"] == "cut"
+    assert meta["training"]["patch_size"] == 32 and meta["training"]["channels"] is None
+    data = meta["data"]
+    planes = dome_stack.noisy.shape[0] * dome_stack.noisy.shape[1] + channel_stack.noisy.shape[0] * channel_stack.noisy.shape[1]
+    assert data["planes_used"] == planes
+    assert data["train_patches"] + data["validation_patches"] == 2000
+    assert data["validation_patches"] == 200
+    low, high = data["plane_mean_range"]
+    assert high / low > 100  # channels 100x apart and bleached frames were all seen
+    config = json.loads((quality_model / "config.json").read_text())
+    assert config["n2v_patch_shape"] == [32, 32] and config["train_steps_per_epoch"] == 200
+
+
+@pytest.mark.slow
+def test_model_loads_in_n2v_as_the_seed_notebook_does(quality_model, dome_stack):
+    from n2v.models import N2V
+
+    model = N2V(config=None, name=quality_model.name, basedir=str(quality_model.parent))
+    plane = dome_stack.noisy[0, 0, :, 6:-6].astype(np.float32)
+    predicted = model.predict(plane, axes="YX")
+    assert predicted.shape == plane.shape and np.isfinite(predicted).all()
+
+
+@pytest.mark.slow
+def test_training_again_without_overwrite_fails_and_keeps_the_model(quality_model, input_files, capsys):
+    before = _snapshot(quality_model)
+    code = main(["train", str(input_files.dome), "--name", quality_model.name,
+                 "--model-dir", str(quality_model.parent), *QUALITY_TRAINING])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, "one sentence, no traceback"
+    assert "already exists" in err and "--overwrite" in err and "--name" in err
+    assert _snapshot(quality_model) == before
+    assert not _leftovers(quality_model.parent)
+
+
+@pytest.fixture(scope="module")
+def tiny_stacks():
+    data = make_stack(frames=1, slices=2, channels=2, height=32, width=32, brightness=(500.0, 8000.0), seed=3)
+    return [PlaneStack(data.noisy, data.axes)]
+
+
+@pytest.mark.slow
+def test_overwrite_replaces_a_model_only_with_a_complete_one(tiny_stacks, tmp_path):
+    target = tmp_path / "tiny"
+    first = train_model(tiny_stacks, target, TrainConfig(**TINY), export=False)
+    assert first.archive is None and first.model_folder == target
+    before = _snapshot(target)
+
+    with pytest.raises(OutputError, match="already exists"):
+        train_model(tiny_stacks, target, TrainConfig(**TINY, seed=1), export=False)
+    with pytest.raises(InputError, match="No plane has a 64x64 area"):  # fails before anything is written
+        train_model(tiny_stacks, target, TrainConfig(**{**TINY, "patch_size": 64}), overwrite=True, export=False)
+    assert _snapshot(target) == before
+
+    train_model(tiny_stacks, target, TrainConfig(**TINY, seed=1), overwrite=True, export=False)
+    after = _snapshot(target)
+    assert after["weights_best.h5"][0] != before["weights_best.h5"][0]
+    assert json.loads((target / "imagej_n2v.json").read_text())["training"]["seed"] == 1
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_training_on_chosen_channels(tiny_stacks, tmp_path):
+    result = train_model(tiny_stacks, tmp_path / "second", TrainConfig(**TINY, channels=[2]), export=False)
+    meta = describe_model(result.model_folder).metadata
+    assert meta["training"]["channels"] == [2]
+    assert meta["data"]["planes_used"] == 2  # two slices of channel 2 only
+    low, high = meta["data"]["plane_mean_range"]
+    assert low > 1000  # only the bright channel (peak 8000) was sampled
+    assert "channels trained: 2" in info_lines(describe_model(result.model_folder))
+    with pytest.raises(InputError, match="Channel 3 was asked for, but an image has 2"):
+        train_model(tiny_stacks, tmp_path / "third", TrainConfig(**TINY, channels=[3]), export=False)
+
+
+@pytest.mark.parametrize(
+    "option, value, fragment",
+    [("patch_size", 30, "divisible by 4"), ("val_fraction", 1.0, "between 0 and 1"), ("unet_kernel", 4, "odd"),
+     ("patches", 1, "at least 2"), ("precision", "fp8", "one of fp32"), ("channels", [0], "counts from 1")],
+)
+def test_bad_settings_name_the_option(option, value, fragment):
+    with pytest.raises(InputError, match=f"The option {option} .*{fragment}"):
+        TrainConfig(**{option: value})
