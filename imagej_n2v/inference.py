@@ -141,8 +141,9 @@ class Denoiser:
 
     def _assemble(self, prepared: _Prepared, denoised: np.ndarray | None, bit_depth: int) -> np.ndarray:
         if prepared.columns is None:
-            source = prepared.plane.astype(np.float32) if bit_depth == 32 else prepared.plane
-            return to_output(np.array(source, dtype=np.float32), bit_depth)
+            if bit_depth == 16 and prepared.plane.dtype == np.uint16:
+                return prepared.plane  # already what a 16-bit output holds: no float round trip
+            return to_output(prepared.plane.astype(np.float32), bit_depth)
         full = np.zeros(prepared.plane.shape, dtype=np.float32)
         full[:, prepared.columns] = denoised
         return to_output(full, bit_depth)

@@ -51,12 +51,45 @@ class Normalization:
 
 
 def plane_normalization(kept: np.ndarray) -> Normalization:
-    """Robust mean and standard deviation of the kept area of one plane."""
-    values = np.asarray(kept, dtype=np.float32)
-    low, high = np.percentile(values, CLIP_PERCENTILES)
-    clipped = np.clip(values, low, high)
-    mean = float(clipped.mean(dtype=np.float64))
-    std = float(clipped.std(dtype=np.float64))
+    """Robust mean and standard deviation of the kept area of one plane.
+
+    8- and 16-bit planes are summarised by their histogram (one pass, no sort), which gives
+    np.percentile's (linear) percentiles exactly and is several times faster: training
+    surveys every plane of a stack, so this is what a multi-GB stack waits for.
+    """
+    kept = np.asarray(kept)
+    if kept.dtype.kind in "ub" and kept.dtype.itemsize <= 2:
+        counts = np.bincount(kept.ravel())
+        levels = np.flatnonzero(counts)
+        counts = counts[levels]
+        low, high = _histogram_percentiles(levels, counts, CLIP_PERCENTILES)
+        mean, std = _histogram_mean_std(np.clip(levels, low, high), counts)
+        spread = _histogram_mean_std(levels.astype(np.float64), counts)[1]
+    else:
+        values = kept.astype(np.float32, copy=False)
+        low, high = np.percentile(values, CLIP_PERCENTILES)
+        clipped = np.clip(values, low, high)
+        mean, std = float(clipped.mean(dtype=np.float64)), float(clipped.std(dtype=np.float64))
+        spread = float(values.std(dtype=np.float64))
     if not np.isfinite(std) or std <= 0:
-        std = max(float(values.std(dtype=np.float64)), 1.0)
+        std = max(spread, 1.0)
     return Normalization(mean, std)
+
+
+def _histogram_percentiles(levels: np.ndarray, counts: np.ndarray, percentiles) -> list[float]:
+    """np.percentile (method 'linear') of the values that ``counts`` times ``levels`` make up."""
+    ends = np.cumsum(counts)
+    result = []
+    for q in percentiles:
+        position = q / 100 * (ends[-1] - 1)
+        below = int(np.floor(position))
+        lower = levels[np.searchsorted(ends, below, side="right")]
+        upper = levels[np.searchsorted(ends, min(below + 1, ends[-1] - 1), side="right")]
+        result.append(float(lower) + (position - below) * (float(upper) - float(lower)))
+    return result
+
+
+def _histogram_mean_std(values: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
+    total = counts.sum()
+    mean = float((values * counts).sum() / total)
+    return mean, float(np.sqrt((counts * (values - mean) ** 2).sum() / total))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from imagej_n2v.planes import Normalization, kept_columns, plane_normalization
+from imagej_n2v.planes import CLIP_PERCENTILES, Normalization, kept_columns, plane_normalization
 
 
 def _plane_with_strips(left: int, right: int, height: int = 8, width: int = 20) -> np.ndarray:
@@ -82,3 +82,17 @@ def test_apply_writes_into_out():
     result = norm.apply(np.full((2, 2), 14, np.uint16), out=out)
     assert result is out
     np.testing.assert_array_equal(out, 2.0)
+
+
+@pytest.mark.parametrize("dtype, top", [(np.uint16, 65535), (np.uint16, 5), (np.uint8, 255)])
+def test_integer_planes_match_percentile_clipping_on_floats(dtype, top):
+    """The histogram path for 8/16-bit planes gives what np.percentile and clipping give on floats."""
+    rng = np.random.default_rng(int(top))
+    for height, width in ((1, 1), (7, 3), (40, 33)):
+        plane = rng.integers(0, top, (height, width), endpoint=True).astype(dtype)
+        values = plane.astype(np.float64)
+        clipped = np.clip(values, *np.percentile(values, CLIP_PERCENTILES))
+        norm = plane_normalization(plane)
+        assert norm.mean == pytest.approx(clipped.mean(), rel=1e-9, abs=1e-9)
+        assert norm.std == pytest.approx(clipped.std() if clipped.std() > 0 else max(values.std(), 1.0), rel=1e-9, abs=1e-9)
+        assert plane_normalization(plane.astype(np.float32)).mean == pytest.approx(norm.mean, rel=1e-6)
