@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import stat
 import tempfile
 import zipfile
@@ -105,8 +106,23 @@ def weights_file(folder: Path) -> Path | None:
 
 
 def _archive_cache_root() -> Path:
-    root = Path(os.environ.get("IMAGEJ_N2V_CACHE", Path(tempfile.gettempdir()) / "imagej-n2v-models"))
-    root.mkdir(parents=True, exist_ok=True)
+    """The folder of unpacked archives: this user's own, so nobody else can plant a model there.
+
+    A model found in the cache is trusted as unpacked by us, so a root that another user owns
+    or may write to (a shared /tmp folder, a symbolic link) is refused.
+    """
+    default = Path(tempfile.gettempdir()) / f"imagej-n2v-models-{os.getuid()}"
+    root = Path(os.environ.get("IMAGEJ_N2V_CACHE", default))
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(root)
+    except OSError as exc:
+        raise ModelError(f"The model cache {root} cannot be created ({exc.strerror}): set IMAGEJ_N2V_CACHE to a writable folder.") from None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise ModelError(
+            f"The model cache {root} is not a private folder of yours (a link, another owner, or writable by others): "
+            f"remove it or set IMAGEJ_N2V_CACHE to a folder only you can write."
+        )
     return root
 
 
@@ -150,11 +166,15 @@ def extract_archive(archive: Path) -> Path:
     if (folder / ".complete").is_file():
         return folder
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=folder.parent))
-    safe_extract(archive, staging)
-    inner = staging / "tf_model.zip"
-    if not (staging / "config.json").is_file() or not inner.is_file():
-        raise ModelError(f"{archive} lacks config.json or tf_model.zip: it is not a bioimage.io zip exported by n2v.")
-    safe_extract(inner, staging / "tf_model")
+    try:
+        safe_extract(archive, staging)
+        inner = staging / "tf_model.zip"
+        if not (staging / "config.json").is_file() or not inner.is_file():
+            raise ModelError(f"{archive} lacks config.json or tf_model.zip: it is not a bioimage.io zip exported by n2v.")
+        safe_extract(inner, staging / "tf_model")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     (staging / ".complete").touch()
     with contextlib.suppress(OSError):
         staging.rename(folder)
