@@ -102,15 +102,20 @@ def parse_index_list(text: str | Sequence[int] | None, count: int, what: str) ->
                 ) from None
             if first > last:
                 raise InputError(f"The {what} range '{part}' runs backwards: write it as {last}-{first}.")
+            _check_in_range(first, last, count, what)  # before expanding: 1-999999999 must not fill memory
             chosen.update(range(first, last + 1))
         numbers = sorted(chosen)
     else:
         numbers = sorted({int(n) for n in text})
     if not numbers:
         return None
-    if numbers[0] < 1 or numbers[-1] > count:
+    _check_in_range(numbers[0], numbers[-1], count, what)
+    return [n - 1 for n in numbers]
+
+
+def _check_in_range(first: int, last: int, count: int, what: str) -> None:
+    if first < 1 or last > count:
         raise InputError(
-            f"The {what} list asks for {what} {numbers[0] if numbers[0] < 1 else numbers[-1]}, "
+            f"The {what} list asks for {what} {first if first < 1 else last}, "
             f"but the image has {count} {what}{'s' if count != 1 else ''} (numbered from 1)."
         )
-    return [n - 1 for n in numbers]

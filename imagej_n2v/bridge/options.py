@@ -92,8 +92,8 @@ def parse_option_string(text: str) -> dict[str, str | None]:
         match = _OPTION.match(text, position)
         unclosed = match is not None and (match.group(3) or "").startswith("[")
         if not match or unclosed or (match.end() < len(text) and not text[match.end()].isspace()):
-            raise InputError(
-                f"The options '{text.strip()}' are malformed near '{text[position:position + 20]}': "
+            raise InputError(  # whitespace folded: a macro's newlines must not split the sentence
+                f"The options '{' '.join(text.split())}' are malformed near '{' '.join(text[position:position + 20].split())}': "
                 f"write key=value, with [brackets] around values that contain spaces."
             )
         key, bracketed, plain = match.groups()

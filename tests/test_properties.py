@@ -1,0 +1,168 @@
+"""Property-based tests (hypothesis) for what users type: axes, frame/channel lists, macro options.
+
+Whatever a user types must either work and mean what it says, or end in one clear
+``InputError`` sentence, never in another exception, a hang or a silently different choice.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from imagej_n2v.axes import CANONICAL, from_canonical, normalize_axes, parse_index_list, to_canonical
+from imagej_n2v.errors import AxesError, InputError
+from imagej_n2v.stack import PlaneIndex, PlaneStack
+
+FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def one_sentence(error: Exception) -> bool:
+    text = str(error)
+    return bool(text) and "\n" not in text and text.rstrip().endswith(".")
+
+
+# --------------------------------------------------------------------------- axes strings
+
+
+@FAST
+@given(st.text(alphabet="TZCYXtzcyxQ1 -_", max_size=8))
+def test_any_axes_text_is_accepted_exactly_when_valid(text):
+    letters = text.strip().upper()
+    valid = bool(letters) and set(letters) <= set(CANONICAL) and len(set(letters)) == len(letters) and {"Y", "X"} <= set(letters)
+    try:
+        axes = normalize_axes(text)
+    except AxesError as error:
+        assert not valid and one_sentence(error)
+    else:
+        assert valid and axes == letters
+
+
+@st.composite
+def array_with_axes(draw):
+    others = draw(st.lists(st.sampled_from("TZC"), unique=True, max_size=3))
+    axes = "".join(draw(st.permutations(others + ["Y", "X"])))
+    shape = tuple(draw(st.integers(1, 3)) if a in "TZC" else draw(st.integers(1, 5)) for a in axes)
+    return np.arange(int(np.prod(shape)), dtype=np.int32).reshape(shape), axes
+
+
+@FAST
+@given(array_with_axes())
+def test_any_axes_order_round_trips_and_planes_are_the_right_pixels(case):
+    array, axes = case
+    canonical = to_canonical(array, axes)
+    assert canonical.ndim == 5 and canonical.size == array.size
+    assert np.array_equal(from_canonical(canonical, axes), array)
+    stack = PlaneStack(array, axes)
+    for t, z, c in itertools.product(range(stack.frames), range(stack.slices), range(stack.channels)):
+        assert np.array_equal(stack.plane(PlaneIndex(t, z, c)), canonical[t, z, c])
+
+
+@FAST
+@given(array_with_axes(), st.text(alphabet="TZCYX", min_size=1, max_size=5))
+def test_axes_that_do_not_fit_the_shape_are_one_sentence(case, other):
+    array, _ = case
+    try:
+        normalize_axes(other, array.shape)
+    except AxesError as error:
+        assert one_sentence(error)
+    else:
+        assert len(other) == array.ndim
+
+
+# --------------------------------------------------------------------------- frame and channel lists
+
+
+def as_ranges(numbers: list[int]) -> list[str]:
+    """``[1, 2, 3, 7]`` -> ``["1-3", "7"]``, as a user would write them."""
+    parts = []
+    for _, run in itertools.groupby(enumerate(sorted(set(numbers))), lambda p: p[1] - p[0]):
+        run = [n for _, n in run]
+        parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+    return parts
+
+
+@FAST
+@given(st.integers(1, 40).flatmap(lambda n: st.tuples(st.just(n), st.lists(st.integers(1, n), min_size=1))),
+       st.randoms(use_true_random=False), st.sampled_from(["", " ", "  "]), st.booleans())
+def test_written_ranges_parse_to_what_they_say(case, random, space, brackets):
+    count, numbers = case
+    parts = as_ranges(numbers)
+    random.shuffle(parts)
+    text = f"{space},{space}".join(parts)
+    text = f"[{text}]" if brackets else text
+    assert parse_index_list(text, count, "frame") == [n - 1 for n in sorted(set(numbers))]
+
+
+@FAST
+@given(st.text(alphabet="0123456789-, []x", max_size=20), st.integers(1, 50))
+def test_any_list_text_gives_valid_indices_or_one_sentence(text, count):
+    try:
+        chosen = parse_index_list(text, count, "channel")
+    except InputError as error:
+        assert one_sentence(error) and "channel" in str(error)
+    else:
+        assert chosen is None or (chosen == sorted(set(chosen)) and all(0 <= i < count for i in chosen))
+
+
+@settings(max_examples=50, deadline=2000)
+@given(st.integers(1, 10), st.integers(10**6, 10**15))
+def test_huge_ranges_are_refused_at_once(count, last):
+    with pytest.raises(InputError, match=f"asks for frame {last}, but the image has {count} frame"):
+        parse_index_list(f"1-{last}", count, "frame")
+
+
+# --------------------------------------------------------------------------- macro option strings
+
+options = pytest.importorskip("imagej_n2v.bridge.options", reason="the ImageJ bridge's option parser is not there yet")
+
+KEY = st.from_regex(r"[a-z][a-z_]{0,11}", fullmatch=True)
+VALUE = st.text(alphabet=st.characters(blacklist_characters="[]", blacklist_categories=("Cs", "Cc")), max_size=12)
+
+
+def macro_text(values: dict[str, str | None]) -> str:
+    """An options string as ImageJ's recorder writes it: key=value, key=[with spaces], bare flags."""
+    words = []
+    for key, value in values.items():
+        if value is None:
+            words.append(key)
+        elif value == "" or any(ch.isspace() for ch in value) or value.startswith("["):
+            words.append(f"{key}=[{value}]")
+        else:
+            words.append(f"{key}={value}")
+    return " ".join(words)
+
+
+@FAST
+@given(st.dictionaries(KEY, st.one_of(st.none(), VALUE), max_size=6))
+def test_recorded_option_strings_parse_back(values):
+    assume(all(v is None or v == v.strip() or v.strip() for v in values.values()))
+    assert options.parse_option_string(macro_text(values)) == values
+
+
+@FAST
+@given(st.sampled_from([options.DENOISE, options.TRAIN]), st.text(max_size=40))
+def test_any_option_string_gives_settings_or_one_sentence(command, text):
+    try:
+        built = options.build_options(command, text, image_channels=3)
+    except InputError as error:
+        assert one_sentence(error)
+    else:
+        assert built.model.strip()
+
+
+@FAST
+@given(st.sampled_from([options.DENOISE, options.TRAIN]), st.data())
+def test_known_keys_with_any_value_give_settings_or_one_sentence(command, data):
+    known = [o.key for o in options.command_options(command)]
+    chosen = data.draw(st.dictionaries(st.sampled_from(known), st.one_of(st.none(), VALUE), max_size=5))
+    chosen.setdefault("model", "/models/dome")
+    try:
+        built = options.build_options(command, macro_text(chosen), image_channels=3)
+    except InputError as error:
+        assert one_sentence(error)
+    else:
+        assert built.model == chosen["model"].strip() or built.model == str(chosen["model"]).strip()
