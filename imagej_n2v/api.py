@@ -56,12 +56,15 @@ def train(
     model_folder: str | os.PathLike,
     config: TrainConfig | None = None,
     overwrite: bool = False,
+    resume: bool = False,
     **options,
 ) -> Path:
     """Train a 2D N2V model on every plane of one or more arrays; returns the model folder.
 
     ``axes`` is one string for all arrays or one per array. ``config`` or keyword options
     (``epochs=10``, ``patch_size=32``, ...) set the training; see ``TrainConfig``.
+    ``resume=True`` continues an interrupted training of ``model_folder`` (with the same
+    arrays); Ctrl-C raises ``errors.Interrupted`` after keeping the model so far.
     """
     from .training import train_model
 
@@ -70,4 +73,4 @@ def train(
         arrays = [arrays]
     axes_list = [axes] * len(arrays) if isinstance(axes, str) else list(axes)
     stacks = [PlaneStack(a, ax) for a, ax in zip(arrays, axes_list)]
-    return train_model(stacks, model_folder, config, overwrite=overwrite).model_folder
+    return train_model(stacks, model_folder, config, overwrite=overwrite, resume=resume).model_folder

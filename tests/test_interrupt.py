@@ -215,15 +215,19 @@ def long_stack(tmp_path) -> Path:
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
 def test_killed_denoising_leaves_no_truncated_output(tmp_path, long_stack, tiny_model, how):
+    """An earlier result being replaced with --overwrite survives too: the rename comes last."""
     out = tmp_path / "out"
-    process, log = start(tmp_path, "denoise", str(long_stack), "--model", str(tiny_model), "--output", str(out))
-    wait_for(lambda: out.is_dir() and any(out.glob(".long_denoised.tif.*.partial")), process)
+    out.mkdir()
+    (out / "long_denoised.tif").write_bytes(b"earlier result")
+    process, log = start(tmp_path, "denoise", str(long_stack), "--model", str(tiny_model), "--output", str(out),
+                         "--overwrite")
+    wait_for(lambda: any(out.glob(".long_denoised.tif.*.partial")), process)
     time.sleep(0.3)  # well inside the write
     assert process.poll() is None
     process.send_signal(how)
     code = process.wait(timeout=60)
-    left = sorted(p.name for p in out.iterdir())
-    assert "long_denoised.tif" not in left
+    left = sorted(p.name for p in out.iterdir() if p.name != "long_denoised.tif")
+    assert (out / "long_denoised.tif").read_bytes() == b"earlier result"
     if how == signal.SIGKILL:
         assert code == -signal.SIGKILL and all(name.endswith(".partial") for name in left)
     else:
