@@ -3,6 +3,7 @@
 import csv
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,9 @@ from imagej_n2v.config import TrainConfig
 from imagej_n2v.errors import InputError, OutputError
 from imagej_n2v.model import describe_model, info_lines
 from imagej_n2v.stack import PlaneStack
-from imagej_n2v.synthetic import make_stack
 from imagej_n2v.training import train_model
 
-from .conftest import QUALITY_TRAINING
-
-TINY = dict(patch_size=16, patches=64, epochs=1, steps=4, batch_size=4, unet_n_first=8, unet_kernel=3)
-"""A network trained just enough to exist: for tests of files, not of quality."""
+from .conftest import QUALITY_TRAINING, TINY_TRAINING
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[str, int]]:
@@ -92,43 +89,40 @@ def test_training_again_without_overwrite_fails_and_keeps_the_model(quality_mode
     assert not _leftovers(quality_model.parent)
 
 
-@pytest.fixture(scope="module")
-def tiny_stacks():
-    data = make_stack(frames=1, slices=2, channels=2, height=32, width=32, brightness=(500.0, 8000.0), seed=3)
-    return [PlaneStack(data.noisy, data.axes)]
-
-
 @pytest.mark.slow
-def test_overwrite_replaces_a_model_only_with_a_complete_one(tiny_stacks, tmp_path):
+def test_overwrite_replaces_a_model_only_with_a_complete_one(tiny_model, dome_stack, tmp_path):
     target = tmp_path / "tiny"
-    first = train_model(tiny_stacks, target, TrainConfig(**TINY), export=False)
-    assert first.archive is None and first.model_folder == target
+    shutil.copytree(tiny_model, target)
     before = _snapshot(target)
+    stacks = [PlaneStack(dome_stack.noisy, dome_stack.axes)]
 
     with pytest.raises(OutputError, match="already exists"):
-        train_model(tiny_stacks, target, TrainConfig(**TINY, seed=1), export=False)
-    with pytest.raises(InputError, match="No plane has a 64x64 area"):  # fails before anything is written
-        train_model(tiny_stacks, target, TrainConfig(**{**TINY, "patch_size": 64}), overwrite=True, export=False)
+        train_model(stacks, target, TrainConfig(**{**TINY_TRAINING, "seed": 1}), export=False)
+    with pytest.raises(InputError, match="No plane has a 128x128 area"):  # fails before anything is written
+        train_model(stacks, target, TrainConfig(**{**TINY_TRAINING, "patch_size": 128}), overwrite=True, export=False)
     assert _snapshot(target) == before
 
-    train_model(tiny_stacks, target, TrainConfig(**TINY, seed=1), overwrite=True, export=False)
+    result = train_model(stacks, target, TrainConfig(**{**TINY_TRAINING, "seed": 1}), overwrite=True, export=False)
+    assert result.model_folder == target and result.archive is None
     after = _snapshot(target)
     assert after["weights_best.h5"][0] != before["weights_best.h5"][0]
+    assert "tiny.bioimage.io.zip" not in after  # the old model was replaced as a whole, not merged
     assert json.loads((target / "imagej_n2v.json").read_text())["training"]["seed"] == 1
     assert _leftovers(tmp_path) == []
 
 
 @pytest.mark.slow
-def test_training_on_chosen_channels(tiny_stacks, tmp_path):
-    result = train_model(tiny_stacks, tmp_path / "second", TrainConfig(**TINY, channels=[2]), export=False)
+def test_training_on_chosen_channels(channel_stack, tmp_path):
+    stacks = [PlaneStack(channel_stack.noisy, channel_stack.axes)]
+    result = train_model(stacks, tmp_path / "bright", TrainConfig(**TINY_TRAINING, channels=[3]), export=False)
     meta = describe_model(result.model_folder).metadata
-    assert meta["training"]["channels"] == [2]
-    assert meta["data"]["planes_used"] == 2  # two slices of channel 2 only
-    low, high = meta["data"]["plane_mean_range"]
-    assert low > 1000  # only the bright channel (peak 8000) was sampled
-    assert "channels trained: 2" in info_lines(describe_model(result.model_folder))
-    with pytest.raises(InputError, match="Channel 3 was asked for, but an image has 2"):
-        train_model(tiny_stacks, tmp_path / "third", TrainConfig(**TINY, channels=[3]), export=False)
+    assert meta["training"]["channels"] == [3]
+    assert meta["data"]["planes_used"] == channel_stack.noisy.shape[0]  # channel 3 of every frame, nothing else
+    low, _ = meta["data"]["plane_mean_range"]
+    assert low > 2 * channel_stack.clean[:, 1].mean(axis=(-2, -1)).max()  # no plane of a dimmer channel
+    assert "channels trained: 3" in info_lines(describe_model(result.model_folder))
+    with pytest.raises(InputError, match="Channel 4 was asked for, but an image has 3"):
+        train_model(stacks, tmp_path / "none", TrainConfig(**TINY_TRAINING, channels=[4]), export=False)
 
 
 @pytest.mark.parametrize(
