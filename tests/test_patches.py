@@ -61,7 +61,8 @@ def test_every_patch_lies_inside_a_kept_area_and_positions_are_distinct():
 
 def test_count_is_capped_by_the_positions_available():
     stack = _coded_stack()
-    assert len(np.concatenate([p.train for p in [sample_patches([stack], SIZE, 50, 0.2, 0)]])) == 40
+    some = sample_patches([stack], SIZE, 50, 0.2, 0)
+    assert (len(some.train), len(some.validation)) == (40, 10)
     every = sample_patches([stack], SIZE, 10**6, 0.1, 0)
     assert len(every.train) + len(every.validation) == _candidates()
 

@@ -61,9 +61,11 @@ def test_float32_round_trip(tmp_path):
     np.testing.assert_array_equal(np.asarray(image.stack.data), data)
 
 
-@pytest.mark.parametrize("axes, file_axes", [("TZXY", "TZYX"), ("CZYX", "ZCYX"), ("YXZ", "ZYX")])
-def test_any_axes_order_is_written_in_imagej_order(tmp_path, axes, file_axes):
-    data = _random((2, 3, 5, 4)[: len(axes)] if len(axes) == 4 else (5, 4, 3))
+@pytest.mark.parametrize(
+    "axes, shape, file_axes", [("TZXY", (2, 3, 5, 4), "TZYX"), ("CZYX", (2, 3, 5, 4), "ZCYX"), ("YXZ", (5, 4, 3), "ZYX")]
+)
+def test_any_axes_order_is_written_in_imagej_order(tmp_path, axes, shape, file_axes):
+    data = _random(shape)
     path = write_image(tmp_path / "o.tif", data, axes)
     with tifffile.TiffFile(path) as tif:
         assert tif.series[0].axes == file_axes
