@@ -4,8 +4,6 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from imagej_n2v.axes import (
     canonical_shape,
@@ -81,19 +79,6 @@ def test_to_canonical_puts_every_element_in_its_tzcyx_place(axes):
     np.testing.assert_array_equal(canonical, expected)
     back = from_canonical(canonical, axes)
     np.testing.assert_array_equal(back, array)
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    axes=st.permutations("TZCYX").flatmap(
-        lambda p: st.integers(0, 3).map(lambda k: "".join(a for i, a in enumerate(p) if a in "YX" or i >= k))
-    ),
-    data=st.data(),
-)
-def test_reordering_round_trips_for_any_axes(axes, data):
-    shape = tuple(data.draw(st.integers(1, 4)) for _ in axes)
-    array = np.arange(int(np.prod(shape))).reshape(shape)
-    np.testing.assert_array_equal(from_canonical(to_canonical(array, axes), axes), array)
 
 
 def test_tzxy_stack_gives_yx_planes():
