@@ -196,6 +196,8 @@ def report(s: Settings, denoise: dict, steps_per_s: dict, scores: dict, exact: d
                  f"{mean_psnr['bf16'] - mean_psnr['fp32']:+.2f} dB |")
     lines.append("| PSNR per seed (dB) | " + ", ".join(f"{v:.2f}" for v in scores["fp32"]) + " | "
                  + ", ".join(f"{v:.2f}" for v in scores["bf16"]) + " | |")
+    spread = {p: max(scores[p]) - min(scores[p]) for p in PRECISIONS}
+    lines.append(f"| PSNR spread across seeds (dB) | {spread['fp32']:.2f} | {spread['bf16']:.2f} | |")
     lines += [
         "",
         "## bf16 against fp32 on the same weights (16-bit outputs, the seed-0 fp32 model)",

@@ -63,7 +63,7 @@ def native_precisions() -> tuple[str, ...]:
 
 
 def hardware_summary() -> str:
-    """What the compute device offers, in words (for the error message and ``info --system``)."""
+    """What the compute device offers for reduced precision, in words (errors, benchmark reports)."""
     gpus = gpu_capabilities()
     if gpus:
         name, (major, minor) = gpus[0]
