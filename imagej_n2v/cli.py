@@ -179,8 +179,8 @@ def _run_train(args) -> int:
     result = train_model([i.stack for i in images], target, config, overwrite=args.overwrite,
                          export=not args.no_export, on_epoch=on_epoch, on_survey=on_survey, resume=args.resume)
     bar.close()
-    log.info("Model written to %s (history.csv, loss.png%s).", result.model_folder,
-             f", {result.archive.name}" if result.archive else "")
+    log.info("Model written to %s (trained in %s precision; history.csv, loss.png%s).", result.model_folder,
+             result.precision, f", {result.archive.name}" if result.archive else "")
     print(result.model_folder)
     return 0
 

@@ -47,6 +47,7 @@ class TrainResult:
     archive: Path | None
     history: dict[str, list[float]]
     patches: dict
+    precision: str  # the one trained in ("auto" resolved), for the user's log
 
 
 def n2v_settings(config: TrainConfig) -> dict:
@@ -369,4 +370,4 @@ def train_model(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    return TrainResult(target, target / archive.name if archive else None, history, patches.summary())
+    return TrainResult(target, target / archive.name if archive else None, history, patches.summary(), precision)
