@@ -25,6 +25,7 @@ from typing import Iterator
 import numpy as np
 import tifffile
 
+from imagej_n2v.inference import BATCH_PIXELS
 from imagej_n2v.synthetic import make_stack
 from imagej_n2v.tiff_io import Calibration, write_image, write_planes
 
@@ -32,6 +33,7 @@ from .report import write_report
 
 REPO = Path(__file__).resolve().parent.parent
 SIDE_BY_SIDE = ("seed_way", "cli_denoise", "network_alone")
+PARTS = ("denoise", "warm", "training", "large")
 
 
 def machine() -> dict:
@@ -115,7 +117,8 @@ def side_by_side(name: str, stack_file: Path, plane_shape: tuple[int, int], mode
         "seed_way": {**common, "output": str(out / "seed.tif"), "tzyx": [options.frames, -1, *plane_shape]},
         "cli_denoise": {**common, "output_dir": str(out), "cli_options": ["--batch-planes", str(options.batch_planes)]},
         "network_alone": {**common, "mean": model["mean"], "std": model["std"], "plane_shape": list(plane_shape),
-                          "depth": model["depth"], "batch": options.batch_planes},
+                          "depth": model["depth"],
+                          "batch": max(1, min(options.batch_planes, BATCH_PIXELS // (plane_shape[0] * plane_shape[1])))},
     }
     rounds: dict[str, list[dict]] = {job: [] for job in SIDE_BY_SIDE}
     for number in range(options.repeats):
@@ -126,17 +129,20 @@ def side_by_side(name: str, stack_file: Path, plane_shape: tuple[int, int], mode
     summary = {"stack": stack_file.name, "plane_shape": list(plane_shape), "planes": planes,
                "size_mb": stack_file.stat().st_size / 1024**2, "megapixels": megapixels, "rounds": rounds}
     for job, results in rounds.items():
-        work_s = float(np.median([r["work_s"] for r in results]))
-        summary[job] = {"work_s": work_s, "process_wall_s": float(np.median([r["process_wall_s"] for r in results])),
-                        "megapixels_per_s": megapixels / work_s,
+        median = {key: float(np.median([r[key] for r in results])) for key in ("work_s", "work_cpu_s", "process_wall_s")}
+        summary[job] = {**median, "megapixels_per_s": megapixels / median["work_s"],
+                        "megapixels_per_cpu_s": megapixels / median["work_cpu_s"],
                         "peak_rss_mb": float(max(r["peak_rss_mb"] for r in results))}
-    # ratios per round (side by side), then their median
-    summary["speedup_vs_seed"] = float(np.median([a["work_s"] / b["work_s"] for a, b in
-                                                  zip(rounds["seed_way"], rounds["cli_denoise"])]))
-    summary["time_vs_network"] = float(np.median([b["work_s"] / c["work_s"] for b, c in
-                                                  zip(rounds["cli_denoise"], rounds["network_alone"])]))
-    summary["process_speedup_vs_seed"] = float(np.median([a["process_wall_s"] / b["process_wall_s"] for a, b in
-                                                          zip(rounds["seed_way"], rounds["cli_denoise"])]))
+
+    def ratio(first: str, second: str, key: str) -> float:
+        """The median over rounds of first/second, each round's pair taken side by side."""
+        return float(np.median([a[key] / b[key] for a, b in zip(rounds[first], rounds[second])]))
+
+    summary["speedup_vs_seed"] = ratio("seed_way", "cli_denoise", "work_s")
+    summary["time_vs_network"] = ratio("cli_denoise", "network_alone", "work_s")
+    summary["cpu_speedup_vs_seed"] = ratio("seed_way", "cli_denoise", "work_cpu_s")
+    summary["cpu_vs_network"] = ratio("cli_denoise", "network_alone", "work_cpu_s")
+    summary["process_speedup_vs_seed"] = ratio("seed_way", "cli_denoise", "process_wall_s")
     summary["difference"] = max_difference(out / "seed.tif", out / f"{stack_file.stem}_denoised.tif")
     shutil.rmtree(out, ignore_errors=True)
     return summary
@@ -176,6 +182,49 @@ def large_stack(gigabytes: float, channels: int, shape: tuple[int, int], folder:
     return target
 
 
+def warm_session(files: int, model: str, work: Path) -> dict:
+    """One CLI call over a folder of small stacks: model loads and network traces."""
+    print("warm session", flush=True)
+    small = work / "small"
+    small.mkdir(exist_ok=True)
+    for number in range(files):
+        stack = make_stack(frames=2, slices=3, height=64, width=64, seed=100 + number)
+        write_image(small / f"small_{number:02d}.tif", stack.noisy, stack.axes, overwrite=True)
+    result = run_job("warm_session", {"input_dir": str(small), "model": model, "output_dir": str(work / "small_out")},
+                     work)
+    return {**result, "stacks": files}
+
+
+def training_rates(steps: int, stack_file: Path, work: Path) -> dict:
+    """Training steps per second of imagej-n2v and of n2v's own training, same settings."""
+    print("training steps per second", flush=True)
+    settings = {"patch_size": 64, "patches": 2000, "epochs": 3, "steps": steps, "batch_size": 16}
+    training: dict = {"settings": settings}
+    for job in ("train_ours", "train_n2v"):
+        training[job] = run_job(job, {"input": str(stack_file), "plane_shape": [256, 256], "settings": settings,
+                                      "model_dir": str(work / "models" / job)}, work)
+    training["ours_vs_n2v"] = training["train_ours"]["steps_per_s"] / training["train_n2v"]["steps_per_s"]
+    return training
+
+
+def large_run(gigabytes: float, channels: int, model_stack: Path, work: Path) -> dict:
+    """Peak RSS of ``imagej-n2v denoise`` and of training-data preparation on a large stack."""
+    print("large stack", flush=True)
+    large = large_stack(gigabytes, channels, (512, 512), work)
+    tiny = {"depth": 1, "kernel": 3, "n_first": 2}
+    tiny_model = str(work / "models" / "tiny")
+    n2v_model(Path(tiny_model), tiny, model_stack, work)
+    denoised = run_job("cli_denoise", {"model": tiny_model, "input": str(large), "output_dir": str(work / "large_out"),
+                                       "cli_options": ["--channels", "1"]}, work)
+    output = work / "large_out" / f"{large.stem}_denoised.tif"
+    output_ok = tifffile.TiffFile(output).series[0].shape == tifffile.TiffFile(large).series[0].shape
+    output.unlink(missing_ok=True)
+    patches = run_job("prepare_patches", {"input": str(large), "patch_size": 64, "patches": 10000}, work)
+    return {"file": large.name, "size_gb": large.stat().st_size / 1024**3, "model": tiny,
+            "shape": list(tifffile.TiffFile(large).series[0].shape),
+            "denoise": denoised, "output_shape_matches": output_ok, "prepare_patches": patches}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results.md"), help="results file (.md; .json beside it)")
@@ -185,18 +234,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slices-512", type=int, default=3, help="slices per frame of the 512x512 stack")
     parser.add_argument("--slices-256", type=int, default=8, help="slices per frame of the 256x256 stack")
     parser.add_argument("--repeats", type=int, default=1, help="side-by-side rounds (the median is reported)")
-    parser.add_argument("--batch-planes", type=int, default=4, help="planes per network call for (b) and (c)")
+    parser.add_argument("--batch-planes", type=int, default=4, help="planes per network call for (b) and (c), at most BATCH_PIXELS")
     parser.add_argument("--train-steps", type=int, default=10, help="training steps per epoch (3 epochs)")
     parser.add_argument("--warm-files", type=int, default=20, help="small stacks in the warm-session check")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help="parts to run, of %(default)s; the others are kept from an earlier results .json")
     parser.add_argument("--large-gb", type=float, default=1.0, help="size of the large-stack run in GB (0: skip)")
-    parser.add_argument("--large-channels", type=int, default=1,
+    parser.add_argument("--large-channels", type=int, default=4,
                         help="channels of the large stack; only channel 1 is denoised, the others pass through "
                              "the same read-queue-write stream (a CPU takes hours to denoise every plane of 6 GB)")
     options = parser.parse_args(argv)
 
+    parts = [p.strip() for p in options.parts.split(",") if p.strip()]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown --parts {', '.join(sorted(unknown))}: choose from {', '.join(PARTS)}")
     work = Path(options.work)
     work.mkdir(parents=True, exist_ok=True)
-    results: dict = {"machine": machine(), "settings": vars(options).copy(), "load_at_start": os.getloadavg()}
+    out = Path(options.out)
+    earlier = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
+    results: dict = {**earlier, "machine": machine(), "load_at_start": os.getloadavg()}
+    results.setdefault("settings", {}).update({part: vars(options).copy() for part in parts})
     print(f"machine: {results['machine']}", flush=True)
 
     stacks = {}
@@ -208,46 +266,17 @@ def main(argv: list[str] | None = None) -> int:
     model.update(n2v_model(Path(model["folder"]), architecture, stacks[256], work))
     results["model"] = {k: model[k] for k in ("depth", "kernel", "n_first", "mean", "std")}
 
-    results["side_by_side"] = {f"{size}x{size}": side_by_side(f"{size}", stacks[size], (size, size), model, options, work)
-                               for size in (512, 256)}
-
-    print("warm session", flush=True)
-    small = work / "small"
-    small.mkdir(exist_ok=True)
-    for number in range(options.warm_files):
-        stack = make_stack(frames=2, slices=3, height=64, width=64, seed=100 + number)
-        write_image(small / f"small_{number:02d}.tif", stack.noisy, stack.axes, overwrite=True)
-    results["warm_session"] = run_job("warm_session", {"input_dir": str(small), "model": model["folder"],
-                                                       "output_dir": str(work / "small_out")}, work)
-    results["warm_session"]["stacks"] = options.warm_files
-
-    print("training steps per second", flush=True)
-    settings = {"patch_size": 64, "patches": 2000, "epochs": 3, "steps": options.train_steps, "batch_size": 16}
-    training = {"settings": settings}
-    for job in ("train_ours", "train_n2v"):
-        training[job] = run_job(job, {"input": str(stacks[256]), "plane_shape": [256, 256], "settings": settings,
-                                      "model_dir": str(work / "models" / job)}, work)
-    training["ours_vs_n2v"] = training["train_ours"]["steps_per_s"] / training["train_n2v"]["steps_per_s"]
-    results["training"] = training
-
-    if options.large_gb > 0:
-        print("large stack", flush=True)
-        large = large_stack(options.large_gb, options.large_channels, (512, 512), work)
-        tiny = {"depth": 1, "kernel": 3, "n_first": 2}
-        tiny_model = str(work / "models" / "tiny")
-        n2v_model(Path(tiny_model), tiny, stacks[256], work)
-        denoised = run_job("cli_denoise", {"model": tiny_model, "input": str(large), "output_dir": str(work / "large_out"),
-                                           "cli_options": ["--channels", "1"]}, work)
-        output = work / "large_out" / f"{large.stem}_denoised.tif"
-        output_ok = tifffile.TiffFile(output).series[0].shape == tifffile.TiffFile(large).series[0].shape
-        output.unlink(missing_ok=True)
-        patches = run_job("prepare_patches", {"input": str(large), "patch_size": 64, "patches": 10000}, work)
-        results["large_stack"] = {"file": large.name, "size_gb": large.stat().st_size / 1024**3, "model": tiny,
-                                  "shape": list(tifffile.TiffFile(large).series[0].shape),
-                                  "denoise": denoised, "output_shape_matches": output_ok, "prepare_patches": patches}
+    if "denoise" in parts:
+        results["side_by_side"] = {f"{size}x{size}": side_by_side(f"{size}", stacks[size], (size, size), model, options,
+                                                                  work) for size in (512, 256)}
+    if "warm" in parts:
+        results["warm_session"] = warm_session(options.warm_files, model["folder"], work)
+    if "training" in parts:
+        results["training"] = training_rates(options.train_steps, stacks[256], work)
+    if "large" in parts and options.large_gb > 0:
+        results["large_stack"] = large_run(options.large_gb, options.large_channels, stacks[256], work)
     results["load_at_end"] = os.getloadavg()
 
-    out = Path(options.out)
     out.with_suffix(".json").write_text(json.dumps(results, indent=2))
     write_report(results, out)
     print(f"wrote {out} and {out.with_suffix('.json')}")
