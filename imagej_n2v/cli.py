@@ -123,7 +123,13 @@ def _run_macro(args) -> int:
     from .bridge import run_macro_file, start_imagej
 
     start_imagej(ij_jar=args.ij_jar, fiji=args.fiji, headless=args.headless, debug=args.debug)
-    result = run_macro_file(args.macro, args.arg, emit=lambda text: print(text, end="", flush=True))
+    stdout = sys.stdout  # held: training redirects sys.stdout to silence n2v while the Log streams on
+
+    def emit(text: str) -> None:
+        stdout.write(text)
+        stdout.flush()
+
+    result = run_macro_file(args.macro, args.arg, emit=emit)
     if result.failed:
         raise InputError(f"The macro {args.macro} stopped: {result.error or 'a command failed'}")
     return 0

@@ -49,6 +49,17 @@ class Session:
 _session: Session | None = None
 
 
+def _end_with_parent() -> None:
+    """In the Xvfb child: ask Linux to stop it when this process dies, even when killed (no atexit)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the atexit handler still stops it on a normal exit
+
+
 class VirtualDisplay:
     """A private Xvfb server for a run without a screen; stopped when Python exits."""
 
@@ -61,6 +72,7 @@ class VirtualDisplay:
         self.process = subprocess.Popen(
             [xvfb, "-displayfd", str(write_end), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
             pass_fds=(write_end,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=_end_with_parent,
         )
         os.close(write_end)
         try:
@@ -185,6 +197,18 @@ def _register_commands() -> None:
             table.put(command, class_name)
 
 
+def _close_images() -> None:
+    """Close ImageJ's image windows, unsaved: each has a thread that would keep the JVM from exiting."""
+    from jpype import JClass
+
+    manager = JClass("ij.WindowManager")
+    for image_id in manager.getIDList() or []:
+        image = manager.getImage(image_id)
+        if image is not None:
+            image.changes = False
+            image.close()
+
+
 def start_imagej(
     ij_jar: str | os.PathLike | None = None,
     fiji: str | os.PathLike | None = None,
@@ -225,6 +249,7 @@ def start_imagej(
     else:
         session = _start_jar(find_ij_jar(ij_jar), headless, gui)
     _register_commands()
+    atexit.register(_close_images)  # runs before JPype's own exit handler, which waits for them
     from .commands import install_handler
 
     install_handler(debug=debug, dialogs=not headless, gateway=session.gateway)
