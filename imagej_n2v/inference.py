@@ -84,7 +84,7 @@ class Denoiser:
             )
         import tensorflow as tf
 
-        from .precision import keep_output_float32, network_precision
+        from .precision import keep_ends_float32, network_precision
 
         self.description = description
         self.per_plane = description.normalization == PER_PLANE
@@ -92,7 +92,7 @@ class Denoiser:
         with network_precision(precision, allow_emulated) as resolved:
             network = build_network(description)
         self.precision = resolved
-        keep_output_float32(network)
+        keep_ends_float32(network)
         log.info("Model %s runs in %s precision.", description.source or description.folder, self.precision)
         self._network = tf.function(
             lambda x: network(x, training=False),

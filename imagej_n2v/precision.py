@@ -3,9 +3,9 @@
 float32 is the default because it is exact and reproducible (equal to n2v's own results).
 Reduced precision is a choice the user makes: Keras' mixed policies compute in bf16 or fp16
 while the weights stay float32, so a model trained in any precision loads in any other (and
-in n2v itself). The network's last convolution and everything after it stay in float32, so
-the output (and the training loss) is not rounded to 8 or 11 significant bits; normalisation
-and de-normalisation happen outside the network, in float32, anyway.
+in n2v itself). The network's first and last convolutions stay in float32, so neither the
+input nor the output (nor the training loss) is rounded to 8 or 11 significant bits;
+normalisation and de-normalisation happen outside the network, in float32, anyway.
 """
 
 from __future__ import annotations
@@ -91,18 +91,20 @@ def resolve_precision(requested: str, allow_emulated: bool = False) -> str:
     return requested
 
 
-def keep_output_float32(network) -> None:
-    """Compute the network's last convolution and the layers after it in float32.
+def keep_ends_float32(network) -> None:
+    """Compute the network's first and last convolutions (and what precedes or follows them) in float32.
 
-    n2v builds its U-Net under the global Keras policy, so its output layer would compute (and
-    round its result) in the reduced precision. Keras 2 sets a layer's policy at construction
-    and has no public setter, hence the private one (Keras is pinned to 2.15). Weights are
-    float32 under every mixed policy, so nothing changes on disk.
+    n2v builds its U-Net under the global Keras policy, so the output layer would compute and
+    round its result in the reduced precision (and the training loss would round its targets to
+    match), and the first layer would round the input. Both ends are a few percent of the work
+    at most. Keras 2 sets a layer's policy at construction and has no public setter, hence the
+    private one (Keras is pinned to 2.15). Weights are float32 under every mixed policy, so
+    nothing changes on disk.
     """
     import tensorflow as tf
 
     convolutions = [i for i, layer in enumerate(network.layers) if isinstance(layer, tf.keras.layers.Conv2D)]
-    for layer in network.layers[convolutions[-1]:]:
+    for layer in network.layers[: convolutions[0] + 1] + network.layers[convolutions[-1]:]:
         layer._set_dtype_policy("float32")
 
 
@@ -110,7 +112,7 @@ def keep_output_float32(network) -> None:
 def network_precision(precision: str, allow_emulated: bool = False) -> Iterator[str]:
     """Build networks under the Keras policy for ``precision``; restore the old policy after.
 
-    Yields the resolved precision. Pass networks built inside through ``keep_output_float32``
+    Yields the resolved precision. Pass networks built inside through ``keep_ends_float32``
     (harmless in float32, so callers need not ask which precision they got).
     """
     import tensorflow as tf

@@ -269,7 +269,7 @@ def train_model(
         When stopped before the last epoch: the model so far was kept, marked incomplete,
         in the model's folder (or ``<name>.incomplete`` beside a complete model of that name).
     """
-    from .precision import keep_output_float32, network_precision, resolve_precision
+    from .precision import keep_ends_float32, network_precision, resolve_precision
     from .versions import check_environment
 
     check_environment()
@@ -317,7 +317,7 @@ def train_model(
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # n2v warns that our fresh staging folder exists
                     model = N2V(n2v_config, name=staging.name, basedir=str(staging.parent))
-                keep_output_float32(model.keras_model)
+                keep_ends_float32(model.keras_model)
                 model.prepare_for_training()
                 if previous:
                     _continue_from(model, staging, history)

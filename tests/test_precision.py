@@ -22,7 +22,7 @@ from imagej_n2v.precision import (
     CPU_BF16_FLAGS,
     cpu_flags,
     gpu_capabilities,
-    keep_output_float32,
+    keep_ends_float32,
     native_precisions,
     network_precision,
     resolve_precision,
@@ -108,18 +108,19 @@ def test_policy_is_restored_after_building():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", REDUCED)
-def test_output_layer_computes_in_float32(quality_model, precision):
+def test_first_and_last_layers_compute_in_float32(bf16_model, precision):
     import tensorflow as tf
 
     from imagej_n2v.model import build_network, describe_model
 
     with network_precision(precision, allow_emulated=True):
-        network = build_network(describe_model(quality_model))
-    keep_output_float32(network)
+        network = build_network(describe_model(bf16_model))
+    keep_ends_float32(network)
     convolutions = [layer for layer in network.layers if isinstance(layer, tf.keras.layers.Conv2D)]
+    head = network.layers[: network.layers.index(convolutions[0]) + 1]
     tail = network.layers[network.layers.index(convolutions[-1]):]
-    assert all(layer.compute_dtype == "float32" for layer in tail)
-    assert all(layer.compute_dtype == KERAS_DTYPES[precision] for layer in convolutions[:-1])
+    assert all(layer.compute_dtype == "float32" for layer in head + tail)
+    assert all(layer.compute_dtype == KERAS_DTYPES[precision] for layer in convolutions[1:-1])
     assert {w.dtype for w in network.weights} == {tf.float32}
     plane = np.zeros((1, 32, 32, 1), np.float32)
     assert network(plane, training=False).dtype == tf.float32
