@@ -26,6 +26,10 @@ _TRAIN_DIALOG = ("model", "patch_size", "patches", "validation", "epochs", "step
 _TRAIN_FLAGS = ("overwrite",)
 
 
+_last_used: dict[str, dict[str, object]] = {}
+"""Per command, the values of its last successful parse: the dialog offers them next time."""
+
+
 @dataclass(frozen=True)
 class Option:
     """One macro key: its dialog kind (s text, i integer, f decimal, b checkbox) and default."""
@@ -71,12 +75,20 @@ def command_options(command: str) -> list[Option]:
 
 
 def dialog_fields(command: str) -> list[str]:
-    """The fields of the command's dialog as ``kind:key:default`` (read by the Java plugin)."""
+    """The fields of the command's dialog as ``kind:key:default`` (read by the Java plugin).
+
+    A field's default is the value last used in this session, else the config's default.
+    """
     options = command_options(command)
     if command == TRAIN:
         by_key = {o.key: o for o in options}
         options = [by_key[k] for k in _TRAIN_DIALOG]
-    return [f"{o.kind}:{o.key}:{'' if o.default is None else o.default}" for o in options]
+    last = _last_used.get(command, {})
+    shown = []
+    for o in options:
+        value = last.get(o.key, o.default)
+        shown.append(f"{o.kind}:{o.key}:{'' if value is None else value}")
+    return shown
 
 
 def parse_option_string(text: str) -> dict[str, str | None]:
@@ -141,6 +153,7 @@ def build_options(command: str, text: str, image_channels: int = 1) -> CommandOp
         if option is None:
             raise InputError(f"The {command} option '{key}' is unknown: use {', '.join(accepted)}.")
         values[key] = _convert(command, option, raw)
+    remembered = dict(values)
     model = str(values.pop("model", "")).strip()
     if not model:
         what = "the model folder to create" if command == TRAIN else "an n2v model folder or bioimage.io zip"
@@ -153,4 +166,5 @@ def build_options(command: str, text: str, image_channels: int = 1) -> CommandOp
         config: DenoiseConfig | TrainConfig = TrainConfig(**settings)
     else:
         config = DenoiseConfig(**settings)
+    _last_used[command] = remembered
     return CommandOptions(model, config, overwrite)

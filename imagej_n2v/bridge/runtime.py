@@ -156,6 +156,9 @@ def _start_jar(ij_jar: Path, headless: bool, gui: bool) -> Session:
         display = VirtualDisplay()
         os.environ["DISPLAY"] = display.name  # read by the JVM's X11 toolkit when AWT starts
     elif not os.environ.get("DISPLAY"):
+        if gui:
+            raise InputError("The ImageJ window needs a screen (DISPLAY is not set): run imagej-n2v gui on a desktop, "
+                             "or batch work with imagej-n2v macro --headless.")
         raise InputError("No display is available (DISPLAY is not set): add --headless to use a virtual one.")
     jar = plugin_jar()
     _configure_jvm([ij_jar, jar], [f"-Dplugins.dir={jar.parent}", "-Djava.awt.headless=false"])

@@ -206,3 +206,35 @@ def test_fiji_runs_the_commands(imagej, tmp_path):
     script.write_text('newImage("a", "16-bit ramp", 16, 16, 1); run("N2V Denoise", "model=[/m] colour=red");\n')
     run = _cli("macro", "--headless", "--fiji", fiji, str(script))
     assert run.returncode == 2 and "'colour' is unknown" in run.stderr
+
+
+@pytest.mark.slow
+def test_menu_use_records_a_run_line_that_replays(macro, tiny_model):
+    """Plugins > N2V > N2V Denoise with the Recorder on: the dialog (closed unanswered here, so it
+    keeps the values last used) is recorded as a run(...) line, and that line works in a macro."""
+    import time
+
+    from jpype import JClass
+
+    first = macro(f'newImage("first", "16-bit ramp", 32, 32, 1); run("N2V Denoise", "model=[{tiny_model}] bit_depth=32");')
+    assert not first.failed, first.error
+    image = JClass("ij.IJ").createImage("menu", "16-bit ramp", 32, 32, 1)
+    image.show()
+    Recorder = JClass("ij.plugin.frame.Recorder")
+    recorder = Recorder()
+    bridge = JClass("N2V_Bridge")
+    bridge.setDialogs(True)
+    try:
+        JClass("ij.Executer")("N2V Denoise", image)  # what a menu click does, on its own thread
+        deadline = time.monotonic() + 60
+        while "N2V Denoise" not in str(recorder.getText()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        recorded = next(line for line in str(recorder.getText()).splitlines() if "N2V Denoise" in line)
+    finally:
+        bridge.setDialogs(False)
+        recorder.close()
+    assert recorded.startswith('run("N2V Denoise", "model=') and str(tiny_model) in recorded
+    assert "bit_depth=32" in recorded
+    replay = macro(f'setBatchMode(true); newImage("again", "16-bit ramp", 32, 32, 1); {recorded} print(getTitle() + " " + bitDepth());')
+    assert not replay.failed, replay.error
+    assert "again_denoised 32" in replay.log

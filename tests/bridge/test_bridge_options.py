@@ -28,7 +28,10 @@ def test_train_options_use_the_config_defaults_and_the_users_words():
     assert build_options(TRAIN, "model=/m").config == TrainConfig()
 
 
-def test_dialog_defaults_come_from_the_config_classes():
+def test_dialog_defaults_come_from_the_config_classes(monkeypatch):
+    from imagej_n2v.bridge import options
+
+    monkeypatch.setattr(options, "_last_used", {})  # nothing used yet in this session
     denoise = dict(f.split(":", 2)[1:] for f in dialog_fields(DENOISE))
     assert denoise["bit_depth"] == str(DenoiseConfig().bit_depth)
     train = {key: (kind, default) for kind, key, default in (f.split(":", 2) for f in dialog_fields(TRAIN))}
@@ -52,3 +55,13 @@ def test_bad_options_are_one_sentence_naming_the_option(command, options, words)
         build_options(command, options, image_channels=2)
     message = str(raised.value)
     assert message.endswith(".") and "\n" not in message
+
+
+def test_dialog_offers_the_values_last_used(monkeypatch):
+    from imagej_n2v.bridge import options
+
+    monkeypatch.setattr(options, "_last_used", {})
+    build_options(DENOISE, "model=[/my models/a] bit_depth=32")
+    shown = dict(f.split(":", 2)[1:] for f in dialog_fields(DENOISE))
+    assert shown["model"] == "/my models/a" and shown["bit_depth"] == "32"
+    assert shown["batch_planes"] == str(DenoiseConfig().batch_planes)
