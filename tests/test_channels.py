@@ -48,6 +48,14 @@ def test_every_channel_and_frame_keeps_its_mean(channels_output, channel_stack):
             assert abs(change) < 0.03, f"frame {t + 1}, channel {c + 1}: mean moved by {change:+.1%}"
 
 
+def test_each_plane_keeps_the_noisy_planes_mean_exactly(quality_model, channel_stack):
+    """The per-plane path removes the network's global offset: N2V changes noise, not brightness."""
+    result = api.denoise(channel_stack.noisy, channel_stack.axes, quality_model, bit_depth=32)
+    out_means = result.mean(axis=(-2, -1), dtype=np.float64)
+    in_means = channel_stack.noisy.mean(axis=(-2, -1), dtype=np.float64)
+    np.testing.assert_allclose(out_means, in_means, rtol=1e-4)
+
+
 def test_no_channel_or_frame_comes_out_worse_and_on_average_better(channels_output, channel_stack):
     _, _, result = _read(channels_output)
     clean, noisy = channel_stack.clean, channel_stack.noisy
