@@ -10,11 +10,13 @@ comes back to Java as one sentence, which aborts the macro; the JVM stays usable
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from ..errors import InputError, N2VError
+from ..errors import InputError, Interrupted, N2VError
 from .options import DENOISE, TRAIN, build_options, dialog_fields
 from .pixels import as_imageplus, image_stack, new_image
 
@@ -58,6 +60,32 @@ def denoise_image(image: Any, options: str) -> Any:
     return new_image(planes, image, None if frames is None else len(frames))
 
 
+@contextmanager
+def escape_stops(poll_seconds: float = 0.3) -> Iterator[threading.Event]:
+    """An event set when the user presses Esc in ImageJ: training then stops after the current step.
+
+    Signals (Ctrl-C, SIGTERM) only reach Python's main thread; inside ImageJ, Esc is the way
+    to ask for the same clean stop, so a thread watches ``IJ.escapePressed()``.
+    """
+    IJ = _ij()
+    IJ.resetEscape()
+    stop, finished = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        while not finished.wait(poll_seconds):
+            if IJ.escapePressed():
+                stop.set()
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True, name="n2v-escape")
+    watcher.start()
+    try:
+        yield stop
+    finally:
+        finished.set()
+        watcher.join()
+
+
 def train_on_image(image: Any, options: str) -> Path:
     """Train a model on an ``ImagePlus`` with the options of ``N2V Train``; returns the model folder."""
     from ..training import train_model
@@ -72,9 +100,11 @@ def train_on_image(image: Any, options: str) -> Path:
         IJ.showProgress(epoch, epochs)
         IJ.showStatus(f"{TRAIN}: epoch {epoch}/{epochs}")
 
-    IJ.log(f"{TRAIN}: training {chosen.model} on '{image.getTitle()}' ({len(stack)} planes).")
-    result = train_model([stack], chosen.model, chosen.config, overwrite=chosen.overwrite,
-                         on_epoch=on_epoch, on_survey=_progress(TRAIN, "reading plane"))
+    IJ.log(f"{TRAIN}: training {chosen.model} on '{image.getTitle()}' ({len(stack)} planes); press Esc to stop.")
+    with escape_stops() as stop:
+        result = train_model([stack], chosen.model, chosen.config, overwrite=chosen.overwrite,
+                             on_epoch=on_epoch, on_survey=_progress(TRAIN, "reading plane"),
+                             resume=chosen.resume, stop=stop)
     IJ.log(f"{TRAIN}: model written to {result.model_folder} (history.csv, loss.png"
            f"{', ' + result.archive.name if result.archive else ''}).")
     return result.model_folder
@@ -112,6 +142,8 @@ def install_handler(debug: bool = False, dialogs: bool = True, gateway: Any = No
             try:
                 run_command(str(command), image, str(options), gateway)
                 return None
+            except Interrupted as exc:  # Esc during training: what was kept is in the sentence
+                return JString(str(exc))
             except N2VError as exc:
                 if debug:
                     _ij().log(traceback.format_exc())

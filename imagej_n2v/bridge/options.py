@@ -22,8 +22,8 @@ TRAIN = "N2V Train"
 _OPTION = re.compile(r"([A-Za-z_][\w.]*)(?:=(?:\[([^\]]*)\]|(\S*)))?")
 _RENAMED = {"val_fraction": "validation"}  # config field -> macro key, in the user's words
 _TRAIN_DIALOG = ("model", "patch_size", "patches", "validation", "epochs", "steps", "batch_size", "seed",
-                 "channels", "keep_zero_columns", "overwrite")
-_TRAIN_FLAGS = ("overwrite",)
+                 "channels", "keep_zero_columns", "overwrite", "resume")
+_TRAIN_FLAGS = ("overwrite", "resume")
 
 
 _last_used: dict[str, dict[str, object]] = {}
@@ -37,7 +37,7 @@ class Option:
     key: str
     kind: str
     default: Any
-    field: str | None  # the config field it sets; None for model/overwrite
+    field: str | None  # the config field it sets; None for model/overwrite/resume
 
 
 @dataclass
@@ -47,6 +47,7 @@ class CommandOptions:
     model: str
     config: DenoiseConfig | TrainConfig
     overwrite: bool = False
+    resume: bool = False
 
 
 def _kind(value: Any) -> str:
@@ -159,6 +160,7 @@ def build_options(command: str, text: str, image_channels: int = 1) -> CommandOp
         what = "the model folder to create" if command == TRAIN else "an n2v model folder or bioimage.io zip"
         raise InputError(f"The {command} option model is missing: add model=[path of {what}].")
     overwrite = bool(values.pop("overwrite", False))
+    resume = bool(values.pop("resume", False))
     settings = {accepted[k].field: v for k, v in values.items()}
     if command == TRAIN:
         if settings.get("channels"):
@@ -167,4 +169,4 @@ def build_options(command: str, text: str, image_channels: int = 1) -> CommandOp
     else:
         config = DenoiseConfig(**settings)
     _last_used[command] = remembered
-    return CommandOptions(model, config, overwrite)
+    return CommandOptions(model, config, overwrite, resume)

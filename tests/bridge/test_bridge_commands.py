@@ -238,3 +238,16 @@ def test_menu_use_records_a_run_line_that_replays(macro, tiny_model):
     replay = macro(f'setBatchMode(true); newImage("again", "16-bit ramp", 32, 32, 1); {recorded} print(getTitle() + " " + bitDepth());')
     assert not replay.failed, replay.error
     assert "again_denoised 32" in replay.log
+
+
+def test_escape_in_imagej_asks_training_to_stop(imagej):
+    from jpype import JClass
+
+    from imagej_n2v.bridge.commands import escape_stops
+
+    IJ = JClass("ij.IJ")
+    with escape_stops(poll_seconds=0.05) as stop:
+        assert not stop.wait(0.2), "the stop request must not be set before Esc"
+        IJ.setKeyDown(JClass("java.awt.event.KeyEvent").VK_ESCAPE)
+        assert stop.wait(5), "Esc in ImageJ did not reach the training's stop event"
+    IJ.resetEscape()

@@ -28,6 +28,12 @@ def test_train_options_use_the_config_defaults_and_the_users_words():
     assert build_options(TRAIN, "model=/m").config == TrainConfig()
 
 
+def test_train_resume_is_a_checkbox_that_defaults_to_off():
+    assert build_options(TRAIN, "model=/m resume").resume
+    assert not build_options(TRAIN, "model=/m").resume
+    assert any(field.split(":")[1] == "resume" for field in dialog_fields(TRAIN))
+
+
 def test_dialog_defaults_come_from_the_config_classes(monkeypatch):
     from imagej_n2v.bridge import options
 
