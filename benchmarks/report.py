@@ -34,6 +34,12 @@ NOTES = """\
   the same read, queue and write stream, so that a several-GB stack finishes in minutes on a
   CPU (denoising every plane of 6 GB with n2v's default U-Net takes hours on 2 cores). Memory
   does not depend on the network's size beyond its weights and one batch of activations.
+- Where the time goes: with 512x512 planes the network is nearly all of the work in every
+  method, so removing what surrounds it can only bring (b) down to (c); what the seed's way
+  adds around the network (n2v's per-call set-up, unbatched calls, the whole
+  stack and a float32 result in memory) weighs more for smaller planes and many small files.
+- The seed's way holds the whole stack and a float32 result (3x the stack's bytes) in memory,
+  so its peak RSS grows with the stack; imagej-n2v's does not (see the large-stack run).
 - Timings on a shared machine are noisy; compare ratios taken in the same run.
 """
 

@@ -44,7 +44,7 @@ MEASURE = textwrap.dedent("""
             return int(statm.read().split()[1]) * PAGE
 
     def denoise(source, target):
-        \"\"\"Denoise channel 1, pass channel 2 through; the highest RSS seen while planes flow.\"\"\"
+        \"\"\"Denoise channel 1, pass the others through; the highest RSS seen while planes flow.\"\"\"
         image = read_image(source)
         peak = [resident()]
         planes = load_denoiser(sys.argv[1]).denoise_planes(
@@ -60,16 +60,17 @@ MEASURE = textwrap.dedent("""
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads resident memory from /proc/self/statm")
 def test_peak_memory_does_not_grow_with_the_stack(tmp_path, n2v_native_model):
-    """Denoising a 64 MB stack from a file raises resident memory by far less than its size.
+    """Denoising a 96 MB stack from a file raises resident memory by far less than its size.
 
     The first run warms everything up on a stack of the same size; the second is measured while
-    its planes flow. Channel 1 is denoised and channel 2 passed through, which keeps the test
+    its planes flow. Channel 1 is denoised and channels 2-4 passed through, which keeps the test
     quick while both kinds of plane are read from the file, queued and written. A reader that
     kept the file's pages (a memory map) or a writer that gathered the output would raise
-    resident memory by about the stack's size.
+    resident memory by about the stack's size; what does not grow with it (the allocator's
+    reuse of network buffers) stays around 10 MB.
     """
     rng = np.random.default_rng(0)
-    shape = (128, 2, 256, 256)  # TCYX uint16: 64 MB
+    shape = (192, 4, 256, 256)  # TCYX uint16: 96 MB
     files = [write_image(tmp_path / f"{name}.tif", np.broadcast_to(rng.integers(0, 4000, shape[-2:], dtype=np.uint16), shape),
                          "TCYX") for name in ("first", "second")]
     result = subprocess.run(
@@ -79,5 +80,5 @@ def test_peak_memory_does_not_grow_with_the_stack(tmp_path, n2v_native_model):
     rss = json.loads(result.stdout.strip().splitlines()[-1])
     growth = rss["peak"] - rss["before"]
     size = files[1].stat().st_size
-    assert growth < size / 8, f"resident memory grew by {growth / 2**20:.0f} MB for a {size / 2**20:.0f} MB stack"
+    assert growth < size / 3, f"resident memory grew by {growth / 2**20:.0f} MB for a {size / 2**20:.0f} MB stack"
     assert tifffile.TiffFile(tmp_path / "second_out.tif").series[0].shape == shape
