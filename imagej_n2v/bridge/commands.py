@@ -57,7 +57,10 @@ def denoise_image(image: Any, options: str) -> Any:
         stack, frames=frames, channels=channels, bit_depth=config.bit_depth, batch_planes=config.batch_planes,
         keep_zero_columns=config.keep_zero_columns, progress=_progress(DENOISE, "plane"),
     )
-    return new_image(planes, image, None if frames is None else len(frames))
+    result = new_image(planes, image, None if frames is None else len(frames))
+    result.setProperty("Info", denoiser.provenance())  # Image > Show Info; saved with the TIFF
+    _ij().log(f"{DENOISE}: {result.getTitle()}: {denoiser.provenance()}")
+    return result
 
 
 @contextmanager
@@ -105,7 +108,7 @@ def train_on_image(image: Any, options: str) -> Path:
         result = train_model([stack], chosen.model, chosen.config, overwrite=chosen.overwrite,
                              on_epoch=on_epoch, on_survey=_progress(TRAIN, "reading plane"),
                              resume=chosen.resume, stop=stop)
-    IJ.log(f"{TRAIN}: model written to {result.model_folder} (history.csv, loss.png"
+    IJ.log(f"{TRAIN}: model written to {result.model_folder}, trained in {result.precision} precision (history.csv, loss.png"
            f"{', ' + result.archive.name if result.archive else ''}).")
     return result.model_folder
 

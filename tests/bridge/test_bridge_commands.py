@@ -70,6 +70,9 @@ def test_macro_denoise_gives_the_clis_result(macro, tiny_model, input_files, tmp
     difference = np.abs(tifffile.imread(target).astype(np.int32) - tifffile.imread(cli.path).astype(np.int32))
     assert difference.max() <= 1, f"macro and CLI differ by up to {difference.max()} grey levels"
     assert not np.array_equal(tifffile.imread(target), tifffile.imread(input_files.dome)), "nothing was denoised"
+    assert f"denoised with {tiny_model.name}, precision fp32" in result.log
+    with tifffile.TiffFile(target) as saved:
+        assert "precision fp32" in saved.imagej_metadata.get("Info", ""), "the Info property was not saved"
 
 
 @pytest.mark.slow
