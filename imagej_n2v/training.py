@@ -157,7 +157,8 @@ def _keep_interrupted(staging: Path, target: Path, previous: Resumable | None, d
     )
 
 
-def write_history(folder: Path, history: dict[str, list[float]], precision: str, incomplete: str | None = None) -> None:
+def write_history(folder: Path, name: str, history: dict[str, list[float]], precision: str,
+                  incomplete: str | None = None) -> None:
     """history.csv (epoch, loss, val_loss, lr, precision) and loss.png beside the model.
 
     ``incomplete`` (why training stopped early) becomes a last ``# incomplete: ...`` line of
@@ -182,7 +183,7 @@ def write_history(folder: Path, history: dict[str, list[float]], precision: str,
     axis.plot(list(epochs), history.get("val_loss", []), label="validation loss")
     axis.set_xlabel("epoch")
     axis.set_ylabel("loss (MSE on masked pixels)")
-    axis.set_title(f"N2V training: {folder.name} ({precision}{', INCOMPLETE' if incomplete else ''})")
+    axis.set_title(f"N2V training: {name} ({precision}{', INCOMPLETE' if incomplete else ''})")
     axis.legend()
     figure.tight_layout()
     figure.savefig(folder / "loss.png", dpi=100)
@@ -344,7 +345,7 @@ def train_model(
                     model = N2V(config=None, name=staging.name, basedir=str(staging.parent))
             shutil.rmtree(staging / "logs", ignore_errors=True)  # n2v's TensorBoard image callback; empty here
             stopped = f"stopped after {done} of {config.epochs} epochs; continue with --resume" if done < config.epochs else None
-            write_history(staging, history, precision, stopped)
+            write_history(staging, target.name, history, precision, stopped)
             write_metadata(staging, {
                 "created_by": f"imagej-n2v {__version__}",
                 "normalization": PER_PLANE,
