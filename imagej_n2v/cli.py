@@ -290,11 +290,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_log_handler = logging.StreamHandler()
+
+
+def _configure_logging(level: int) -> None:
+    """Messages of this package to the current stderr at ``level``, on every call of ``main``.
+
+    A handler of our own rather than ``logging.basicConfig``, which only the first call in a
+    process would apply (the bridge and tests call ``main`` repeatedly).
+    """
+    _log_handler.setStream(sys.stderr)
+    _log_handler.setFormatter(logging.Formatter("%(message)s"))
+    package = logging.getLogger("imagej_n2v")
+    if _log_handler not in package.handlers:
+        package.addHandler(_log_handler)
+    package.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO,
-                        format="%(message)s", stream=sys.stderr)
+    _configure_logging(logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO)
     if not args.debug:
         _quiet_tensorflow()
     try:

@@ -110,3 +110,19 @@ def test_one_bad_file_among_several_is_skipped(quality_model, dome_stack, tmp_pa
     assert "b.tif" in caplog.text and "1 of 3 file(s) failed" in caplog.text
     with tifffile.TiffFile(out / "c_denoised.tif") as tif:
         assert tif.series[0].axes == "YX" and tif.asarray().shape == (64, 64)
+
+
+def test_each_cli_call_sets_its_own_log_level_and_stream(capsys):
+    """In one process (the bridge, these tests) a later call must not inherit an earlier --quiet."""
+    import logging
+
+    from imagej_n2v.cli import _configure_logging
+
+    package_log = logging.getLogger("imagej_n2v.test")
+    _configure_logging(logging.WARNING)
+    package_log.info("hidden while quiet")
+    _configure_logging(logging.INFO)
+    package_log.info("shown at the default level")
+    err = capsys.readouterr().err
+    assert "hidden while quiet" not in err
+    assert "shown at the default level" in err
