@@ -204,6 +204,7 @@ def training_rates(steps: int, stack_file: Path, work: Path) -> dict:
         training[job] = run_job(job, {"input": str(stack_file), "plane_shape": [256, 256], "settings": settings,
                                       "model_dir": str(work / "models" / job)}, work)
     training["ours_vs_n2v"] = training["train_ours"]["steps_per_s"] / training["train_n2v"]["steps_per_s"]
+    training["ours_vs_n2v_cpu"] = training["train_ours"]["steps_per_cpu_s"] / training["train_n2v"]["steps_per_cpu_s"]
     return training
 
 
@@ -255,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     earlier = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
     results: dict = {**earlier, "machine": machine(), "load_at_start": os.getloadavg()}
     results.setdefault("settings", {}).update({part: vars(options).copy() for part in parts})
+    results.setdefault("dates", {}).update({part: results["machine"]["date"] for part in parts})
     print(f"machine: {results['machine']}", flush=True)
 
     stacks = {}

@@ -117,10 +117,15 @@ def prepare_patches(args: dict) -> dict:
             "patch_mb": (patches.train.nbytes + patches.validation.nbytes) / 1024**2}
 
 
-def _epoch_rate(seconds: list[float], steps: int) -> dict:
-    """Steps per second from the epochs after the first (the first includes tracing)."""
+def _epoch_rate(seconds: list[float], cpu_marks: list[float], steps: int) -> dict:
+    """Steps per second (wall and CPU) from the epochs after the first (the first includes tracing).
+
+    ``cpu_marks`` holds the process's CPU time at the start and at the end of every epoch."""
     steady = seconds[1:] or seconds
-    return {"epoch_s": seconds, "steps_per_s": steps / float(np.median(steady))}
+    cpu = list(np.diff(cpu_marks))
+    steady_cpu = cpu[1:] or cpu
+    return {"epoch_s": seconds, "epoch_cpu_s": cpu, "steps_per_s": steps / float(np.median(steady)),
+            "steps_per_cpu_s": steps / float(np.median(steady_cpu))}
 
 
 def train_ours(args: dict) -> dict:
@@ -130,10 +135,19 @@ def train_ours(args: dict) -> dict:
     from imagej_n2v.training import train_model
 
     seconds: list[float] = []
+    cpu_marks: list[float] = []
     config = TrainConfig(**args["settings"])
+
+    def on_epoch(epoch, epochs, logs, s):
+        seconds.append(s)
+        cpu_marks.append(time.process_time())
+
+    def on_survey(done, total):  # the last survey call comes just before training starts
+        cpu_marks[:] = [time.process_time()]
+
     train_model([read_image(args["input"]).stack], args["model_dir"], config, overwrite=True, export=False,
-                on_epoch=lambda epoch, epochs, logs, s: seconds.append(s))
-    return _epoch_rate(seconds, config.steps)
+                on_epoch=on_epoch, on_survey=on_survey)
+    return _epoch_rate(seconds, cpu_marks, config.steps)
 
 
 def train_n2v(args: dict) -> dict:
@@ -155,13 +169,18 @@ def train_n2v(args: dict) -> dict:
     patches = patches[rng.permutation(len(patches))[: config.patches]]
     n_val = int(round(len(patches) * config.val_fraction))
     seconds: list[float] = []
+    cpu_marks: list[float] = []
 
     class Timer(tf.keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            cpu_marks.append(time.process_time())
+
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.monotonic()
 
         def on_epoch_end(self, epoch, logs=None):
             seconds.append(time.monotonic() - self.started)
+            cpu_marks.append(time.process_time())
 
     tf.keras.utils.set_random_seed(config.seed)
     tf.keras.utils.disable_interactive_logging()
@@ -170,7 +189,7 @@ def train_n2v(args: dict) -> dict:
         model.prepare_for_training()
         model.callbacks.append(Timer())
         model.train(patches[n_val:], patches[:n_val])
-    return _epoch_rate(seconds, config.steps)
+    return _epoch_rate(seconds, cpu_marks, config.steps)
 
 
 def warm_session(args: dict) -> dict:
