@@ -290,17 +290,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_log_handler = logging.StreamHandler()
+class _StderrHandler(logging.StreamHandler):
+    """Writes each message to whatever ``sys.stderr`` is at that moment (it may be replaced)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+_log_handler = _StderrHandler()
+_log_handler.setFormatter(logging.Formatter("%(message)s"))
 
 
 def _configure_logging(level: int) -> None:
-    """Messages of this package to the current stderr at ``level``, on every call of ``main``.
+    """Messages of this package to stderr at ``level``, set anew on every call of ``main``.
 
     A handler of our own rather than ``logging.basicConfig``, which only the first call in a
     process would apply (the bridge and tests call ``main`` repeatedly).
     """
-    _log_handler.setStream(sys.stderr)
-    _log_handler.setFormatter(logging.Formatter("%(message)s"))
     package = logging.getLogger("imagej_n2v")
     if _log_handler not in package.handlers:
         package.addHandler(_log_handler)
