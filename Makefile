@@ -9,7 +9,7 @@ INSTALL_STAMP := $(VENV)/.installed
 APT_PACKAGES := libij-java xvfb openjdk-17-jdk-headless
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench bench-precision clean
 
 setup: $(INSTALL_STAMP)
 
@@ -36,6 +36,9 @@ test: setup
 
 bench: setup
 	$(PY) -m benchmarks.run --out benchmarks/results.md
+
+bench-precision: setup
+	$(PY) benchmarks/bench_precision.py --out benchmarks/precision-results.md
 
 clean:
 	rm -rf build *.egg-info demo-output bench-output imagej_n2v/java/*.jar
