@@ -168,8 +168,6 @@ def _run_train(args) -> int:
         learning_rate=args.learning_rate, perc_pix=args.perc_pix, n2v2=args.n2v2, precision=args.precision,
     )
     target = Path(args.model_dir) / args.name
-    log.info("Training %s on %d image(s): %s", target, len(images),
-             ", ".join(f"{i.path.name} {i.axes} {i.stack.shape}" for i in images))
     bar = _progress_bar(sum(len(i.stack) for i in images), "reading planes", "plane")
 
     def on_survey(done: int, total: int) -> None:

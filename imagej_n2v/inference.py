@@ -196,12 +196,11 @@ class Denoiser:
 
             def flush() -> bool:
                 nonlocal denoised
-                denoised += sum(p.columns is not None for p in pending)
                 # outputs keep plane order: a batch only holds consecutive planes
-                outputs = self._run([p for p in pending if p.columns is not None]) if any(
-                    p.columns is not None for p in pending) else []
-                results = iter(outputs)
-                assembled = [self._assemble(p, next(results) if p.columns is not None else None, bit_depth) for p in pending]
+                work = [p for p in pending if p.columns is not None]
+                denoised += len(work)
+                outputs = iter(self._run(work) if work else [])
+                assembled = [self._assemble(p, next(outputs) if p.columns is not None else None, bit_depth) for p in pending]
                 pending.clear()
                 return put(done_q, assembled)
 

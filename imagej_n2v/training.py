@@ -287,6 +287,8 @@ def train_model(
                 f"Channel {max(config.channels)} was asked for, but an image has {stack.channels} channel(s)."
             )
     channels = [c - 1 for c in config.channels] if config.channels else None
+    log.info("Training %s on %d image(s): %s", target, len(stacks),
+             ", ".join(f"{s.source} {s.axes} {s.shape}" for s in stacks))
     patches = sample_patches(
         stacks, config.patch_size, config.patches, config.val_fraction, config.seed,
         config.keep_zero_columns, channels, on_survey,
