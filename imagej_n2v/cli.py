@@ -314,6 +314,7 @@ def _configure_logging(level: int) -> None:
     if _log_handler not in package.handlers:
         package.addHandler(_log_handler)
     package.setLevel(level)
+    package.propagate = False  # libraries that call logging.info() give the root a second handler
 
 
 def main(argv: Sequence[str] | None = None) -> int:

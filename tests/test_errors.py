@@ -294,7 +294,7 @@ def test_api_names_the_plane_with_nan(tiny_model):
 
 
 @pytest.mark.slow
-def test_folder_run_skips_bad_files_and_says_some_failed(tmp_path, caplog, tiny_model):
+def test_folder_run_skips_bad_files_and_says_some_failed(tmp_path, capsys, tiny_model):
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     _good(inputs / "a_good.tif")
@@ -303,7 +303,7 @@ def test_folder_run_skips_bad_files_and_says_some_failed(tmp_path, caplog, tiny_
     _good(inputs / "d_good.tif")
     out = tmp_path / "out"
     code = main(["--quiet", "denoise", str(inputs), "--model", str(tiny_model), "--output", str(out)])
-    err = caplog.text  # the CLI logs each skipped file (to stderr outside pytest)
+    err = capsys.readouterr().err  # the CLI logs each skipped file to stderr
     assert code == 1
     assert leftovers(out) == ["a_good_denoised.tif", "d_good_denoised.tif"]
     assert tifffile.imread(out / "d_good_denoised.tif").shape == (2, 3, 48, 48)
