@@ -217,9 +217,9 @@ def _export_archive(model, folder: Path, name: str, patches: TrainingPatches, me
 
 
 def _move_into_place(staging: Path, target: Path, overwrite: bool) -> None:
+    """Rename a finished staging folder to ``target``; checked again, as a model may have appeared meanwhile."""
     if target.exists():
-        if not overwrite:
-            raise OutputError(f"The model {target} already exists: choose another --name or pass --overwrite.")
+        _check_target(target, overwrite, None)
         retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
         os.replace(target, retired / target.name)
         os.replace(staging, target)
