@@ -15,6 +15,14 @@ CANONICAL = "TZCYX"
 """ImageJ's hyperstack order; planes are stored with C fastest, then Z, then T."""
 
 
+_EXAMPLES = {2: "YX", 3: "ZYX or TYX", 4: "TZYX or ZCYX", 5: "TZCYX"}
+
+
+def axes_examples(ndim: int) -> str:
+    """Axes strings that fit ``ndim`` dimensions, for hints: ``"ZYX or TYX"`` for 3."""
+    return _EXAMPLES.get(ndim, "at most 5 letters from TZCYX")
+
+
 def normalize_axes(axes: str, shape: Sequence[int] | None = None) -> str:
     """Check an axes string (and, if given, that it fits ``shape``); return it upper-cased.
 
@@ -40,7 +48,7 @@ def normalize_axes(axes: str, shape: Sequence[int] | None = None) -> str:
     if shape is not None and len(shape) != len(axes):
         raise AxesError(
             f"The axes string '{axes}' has {len(axes)} letters but the image has {len(shape)} "
-            f"dimensions {tuple(shape)}: give one letter per dimension."
+            f"dimensions {tuple(shape)}: give one letter per dimension, e.g. {axes_examples(len(shape))}."
         )
     return axes
 

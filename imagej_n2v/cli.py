@@ -77,8 +77,10 @@ def _add_denoise(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--frames", help="time points to denoise, 1-based, e.g. 1-3,7 (default: all)")
     p.add_argument("--channels", help="channels to denoise, 1-based, e.g. 1,3; others are copied (default: all)")
-    p.add_argument("--bit-depth", type=int, choices=[16, 32], default=16,
-                   help="16: rounded and clipped to 0..65535 in the input's units; 32: float (default: %(default)s)")
+    p.add_argument("--bit-depth", choices=["auto", "16", "32"], default="auto",
+                   help="auto: 16-bit for 8/16-bit unsigned input, 32-bit float for float and signed input; "
+                        "16: whole numbers 0..65535 in the input's units (refused if the values do not fit); "
+                        "32: float (default: %(default)s)")
     p.add_argument("--keep-zero-columns", action="store_true", help="denoise zero-valued edge columns too")
     p.add_argument("--batch-planes", type=int, default=4, help="planes per network call (default: %(default)s)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"],
@@ -210,6 +212,7 @@ def _run_denoise(args) -> int:
     from .axes import parse_index_list
     from .config import DenoiseConfig
     from .inference import load_denoiser
+    from .output_types import output_dtype
     from .tiff_io import find_tiffs, output_shape, read_image, write_planes
 
     config = DenoiseConfig(bit_depth=args.bit_depth, frames=args.frames, channels=args.channels,
@@ -237,7 +240,7 @@ def _run_denoise(args) -> int:
                 batch_planes=config.batch_planes, keep_zero_columns=config.keep_zero_columns,
                 progress=lambda done, total: bar.update(done - bar.n),
             )
-            write_planes(target, planes, out_axes, shape, "uint16" if config.bit_depth == 16 else "float32",
+            write_planes(target, planes, out_axes, shape, output_dtype(stack.dtype, config.bit_depth),
                          image.calibration, overwrite=args.overwrite, info=denoiser.provenance())
         log.info("%s -> %s (%s %s, %.1f s)", path.name, target, out_axes, shape, time.monotonic() - started)
         print(target)

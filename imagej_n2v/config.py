@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import InputError
+from .output_types import parse_bit_depth
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 
@@ -101,10 +102,11 @@ class DenoiseConfig:
     """What to denoise and how to write it.
 
     ``frames`` and ``channels`` use ImageJ's 1-based numbering; unselected frames are left
-    out, unselected channels are copied through unchanged.
+    out, unselected channels are copied through unchanged. ``bit_depth`` is ``"auto"`` (the
+    output type follows the input's, see ``output_types``), 16 or 32.
     """
 
-    bit_depth: int = 16
+    bit_depth: str | int = "auto"
     frames: str | None = None
     channels: str | None = None
     precision: str = "fp32"
@@ -112,6 +114,6 @@ class DenoiseConfig:
     keep_zero_columns: bool = False
 
     def __post_init__(self) -> None:
-        _check(self.bit_depth in (16, 32), "bit_depth", f"must be 16 or 32, not {self.bit_depth}")
+        self.bit_depth = parse_bit_depth(self.bit_depth)
         _check(self.precision in PRECISIONS, "precision", f"must be one of {', '.join(PRECISIONS)}")
         _check(self.batch_planes >= 1, "batch_planes", "must be at least 1")

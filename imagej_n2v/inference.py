@@ -21,6 +21,7 @@ import numpy as np
 from . import __version__
 from .errors import InputError, ModelError
 from .model import PER_PLANE, ModelDescription, build_network, describe_model
+from .output_types import PlaneConverter, output_dtype
 from .planes import Normalization, kept_columns, plane_normalization
 from .stack import PlaneIndex, PlaneStack
 
@@ -51,15 +52,6 @@ class _Prepared:
 def _split(total: int) -> tuple[int, int]:
     """csbdeep's PadAndCropResizer split, so results match n2v's ``predict``."""
     return total // 2, total - total // 2
-
-
-def to_output(plane: np.ndarray, bit_depth: int) -> np.ndarray:
-    """Round and clip to 16-bit (no rescaling: values stay in the input's units) or keep float32."""
-    if bit_depth == 32:
-        return plane.astype(np.float32, copy=False)
-    out = np.rint(plane, out=plane) if plane.dtype == np.float32 else np.rint(plane.astype(np.float32))
-    np.clip(out, 0, 65535, out=out)
-    return out.astype(np.uint16)
 
 
 class Denoiser:
@@ -140,21 +132,22 @@ class Denoiser:
             outputs.append(prepared.normalization.invert(crop))
         return outputs
 
-    def _assemble(self, prepared: _Prepared, denoised: np.ndarray | None, bit_depth: int) -> np.ndarray:
+    @staticmethod
+    def _assemble(prepared: _Prepared, denoised: np.ndarray | None, convert: PlaneConverter) -> np.ndarray:
         if prepared.columns is None:
-            if bit_depth == 16 and prepared.plane.dtype == np.uint16:
+            if convert.dtype == np.uint16 and prepared.plane.dtype == np.uint16:
                 return prepared.plane  # already what a 16-bit output holds: no float round trip
-            return to_output(prepared.plane.astype(np.float32), bit_depth)
+            return convert(prepared.plane.astype(np.float32), prepared.plane)
         full = np.zeros(prepared.plane.shape, dtype=np.float32)
         full[:, prepared.columns] = denoised
-        return to_output(full, bit_depth)
+        return convert(full, prepared.plane)
 
     def denoise_planes(
         self,
         stack: PlaneStack,
         frames: Sequence[int] | None = None,
         channels: Sequence[int] | None = None,
-        bit_depth: int = 16,
+        bit_depth: str | int = "auto",
         batch_planes: int = 4,
         keep_zero_columns: bool = False,
         progress: Callable[[int, int], None] | None = None,
@@ -162,8 +155,10 @@ class Denoiser:
         """Yield the output planes of ``stack`` in ImageJ order (C fastest, then Z, then T).
 
         ``frames`` and ``channels`` are 0-based; channels not chosen are passed through
-        unchanged (converted to the output type), frames not chosen are left out.
+        unchanged (converted to the output type), frames not chosen are left out. The planes'
+        type follows ``bit_depth`` and the input's type (see ``output_types``).
         """
+        convert = PlaneConverter(stack.dtype, bit_depth, stack.source)
         indices = list(stack.indices(frames))
         total = len(indices)
         batch_planes = max(1, min(batch_planes, BATCH_PIXELS // (stack.height * stack.width)))
@@ -200,7 +195,7 @@ class Denoiser:
                 work = [p for p in pending if p.columns is not None]
                 denoised += len(work)
                 outputs = iter(self._run(work) if work else [])
-                assembled = [self._assemble(p, next(outputs) if p.columns is not None else None, bit_depth) for p in pending]
+                assembled = [self._assemble(p, next(outputs) if p.columns is not None else None, convert) for p in pending]
                 pending.clear()
                 return put(done_q, assembled)
 
@@ -239,6 +234,7 @@ class Denoiser:
                             f"{stack.source} is zero everywhere in the chosen frames and channels: there is nothing "
                             f"to denoise; check the file or the --frames/--channels choice."
                         )
+                    convert.report()
                     break
                 for plane in item:
                     yield plane
@@ -259,10 +255,9 @@ class Denoiser:
 
         stack = PlaneStack(array, axes)
         frames = options.get("frames")
-        bit_depth = options.get("bit_depth", 16)
         n_frames = stack.frames if frames is None else len(frames)
         out = np.empty((n_frames, stack.slices, stack.channels, stack.height, stack.width),
-                       dtype=np.uint16 if bit_depth == 16 else np.float32)
+                       dtype=output_dtype(stack.dtype, options.get("bit_depth", "auto")))
         flat = out.reshape(-1, stack.height, stack.width)
         for number, plane in enumerate(self.denoise_planes(stack, **options)):
             flat[number] = plane

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import tifffile
 
-from .axes import imagej_order, normalize_axes
+from .axes import axes_examples, imagej_order, normalize_axes
 from .errors import AxesError, InputError, OutputError
 from .stack import PlaneStack
 from .system import share_like_plain_files
@@ -221,7 +221,8 @@ def read_image(path: str | os.PathLike, axes: str | None = None) -> TiffImage:
         axes = "YX"
     else:
         raise AxesError(
-            f"{path} has shape {shape} and no ImageJ axes: give them with --axes (e.g. TZYX for {len(shape)} dimensions)."
+            f"{path} has shape {shape} and no ImageJ axes: give them with --axes, e.g. {axes_examples(len(shape))} "
+            f"for {len(shape)} dimensions."
         )
     try:
         data: Any = tifffile.memmap(path, mode="r", series=0)

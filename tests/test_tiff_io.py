@@ -88,6 +88,17 @@ def test_plain_tiff_needs_axes_and_they_must_fit(tmp_path):
     np.testing.assert_array_equal(image.stack.plane(next(image.stack.indices())), data[0, 0].T)
 
 
+@pytest.mark.parametrize("shape, hint", [((3, 12, 10), "ZYX or TYX for 3"), ((2, 3, 12, 10), "TZYX or ZCYX for 4"),
+                                         ((2, 3, 2, 12, 10), "TZCYX for 5")])
+def test_axes_hint_names_axes_that_fit(tmp_path, shape, hint):
+    path = tmp_path / "plain.tif"
+    tifffile.imwrite(path, _random(shape), photometric="minisblack")
+    with pytest.raises(AxesError, match=f"give them with --axes, e.g. {hint} dimensions"):
+        read_image(path)
+    for example in hint.split(" for ")[0].split(" or "):
+        assert read_image(path, example).axes == example
+
+
 def test_plain_2d_tiff_is_yx(tmp_path):
     path = tmp_path / "flat.tif"
     tifffile.imwrite(path, _random((6, 7)), metadata=None)

@@ -49,7 +49,7 @@ def test_dialog_defaults_come_from_the_config_classes(monkeypatch):
 @pytest.mark.parametrize("command, options, words", [
     (DENOISE, "model=/m colour=red", "'colour' is unknown"),
     (DENOISE, "bit_depth=16", "model is missing"),
-    (DENOISE, "model=/m bit_depth=12", "bit_depth must be 16 or 32"),
+    (DENOISE, "model=/m bit_depth=12", "bit_depth must be auto, 16 or 32"),
     (DENOISE, "model=[/m", "malformed"),
     (TRAIN, "model=/m epochs=2.5", "epochs must be a whole number"),
     (TRAIN, "model=/m patch_size=30", "patch_size"),
