@@ -10,6 +10,6 @@ Y, X) and returns arrays with the same axes:
 
 __version__ = "0.1.0"
 
-from .api import denoise, train  # noqa: E402
+from .api import denoise, denoise_files, train  # noqa: E402
 
-__all__ = ["denoise", "train", "__version__"]
+__all__ = ["denoise", "denoise_files", "train", "__version__"]

@@ -1,4 +1,7 @@
-"""The Python API: the same verbs as the command line, on arrays instead of files."""
+"""The Python API: the same verbs as the command line, on arrays instead of files.
+
+The exception is ``denoise_files``: on a cluster the workers read the files themselves.
+"""
 
 from __future__ import annotations
 
@@ -48,6 +51,40 @@ def denoise(
         batch_planes=config.batch_planes,
         keep_zero_columns=config.keep_zero_columns,
     )
+
+
+def denoise_files(
+    inputs: str | os.PathLike | Sequence[str | os.PathLike],
+    model: str | os.PathLike,
+    cluster,
+    output: str | os.PathLike | None = None,
+    axes: str | None = None,
+    overwrite: bool = False,
+    config: DenoiseConfig | None = None,
+    task_planes: int | None = None,
+    **options,
+) -> list[Path]:
+    """Denoise TIFF files, or folders of them, on a Dask cluster; returns the output files.
+
+    The outputs are those of ``imagej-n2v denoise``: ``<stem>_denoised.tif`` beside each input
+    or in ``output``, byte for byte as a single process writes them.
+
+    Parameters
+    ----------
+    cluster
+        A ``dask.distributed.Client``, a scheduler address (``"tcp://host:8786"``), or a number
+        of worker processes to start on this machine. Workers must see the inputs and the
+        model at the same paths (a shared file system) and run the same imagej-n2v.
+    task_planes
+        Planes per unit of work (default: about 64 MB of output); small files go whole.
+    config, options
+        A ``DenoiseConfig``, or its fields as keywords, as for ``denoise``.
+    """
+    from .distributed import denoise_files as on_cluster
+
+    config = config or from_options(DenoiseConfig, **options)
+    inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    return on_cluster(inputs, model, cluster, config, axes, output, overwrite, task_planes)
 
 
 def train(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__
-from .errors import InputError, N2VError
+from .errors import ClusterError, InputError, N2VError
 from .interrupt import terminate_as_interrupt
 
 log = logging.getLogger("imagej_n2v")
@@ -85,7 +85,24 @@ def _add_denoise(subparsers) -> None:
     p.add_argument("--batch-planes", type=int, default=4, help="planes per network call (default: %(default)s)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"],
                    help="compute precision (default: %(default)s, exact)")
+    cluster = p.add_mutually_exclusive_group()
+    cluster.add_argument("--scheduler", metavar="ADDRESS",
+                         help="run on this Dask cluster, e.g. tcp://host:8786 (workers read the inputs from a shared file system)")
+    cluster.add_argument("--workers", type=_positive_int, metavar="N",
+                         help="run on N Dask worker processes on this machine")
+    p.add_argument("--task-planes", type=_positive_int, metavar="N",
+                   help="planes per unit of work with --scheduler/--workers (default: about 64 MB of output)")
     p.set_defaults(run=_run_denoise)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 def _add_info(subparsers) -> None:
@@ -197,6 +214,8 @@ def _for_each_file(paths: Sequence[Path], work: Callable[[Path], None]) -> int:
     for path in paths:
         try:
             work(path)
+        except ClusterError:
+            raise  # every other file would hit it too
         except N2VError as exc:
             if len(paths) == 1:
                 raise
@@ -219,6 +238,8 @@ def _run_denoise(args) -> int:
                            precision=args.precision, batch_planes=args.batch_planes,
                            keep_zero_columns=args.keep_zero_columns)
     paths = find_tiffs(args.inputs)
+    if args.scheduler or args.workers:
+        return _denoise_on_cluster(args, config, paths)
     denoiser = load_denoiser(args.model, config.precision)
 
     def denoise_file(path: Path) -> None:
@@ -246,6 +267,26 @@ def _run_denoise(args) -> int:
         print(target)
 
     return _for_each_file(paths, denoise_file)
+
+
+def _denoise_on_cluster(args, config, paths: Sequence[Path]) -> int:
+    """The same outputs as ``_run_denoise``, computed by Dask workers (see ``distributed``)."""
+    from .distributed import ClusterRun, connect, plan_file
+
+    with connect(args.scheduler or args.workers) as client:
+        output = Path(args.output) if args.output else None
+        jobs = [plan_file(path, args.axes, config, output, args.overwrite, args.task_planes) for path in paths]
+        with _progress_bar(sum(job.n_planes for job in jobs), "denoising", "plane") as bar:
+            run = ClusterRun(client, args.model, config, jobs, args.overwrite,
+                             progress=lambda done, total: bar.update(done - bar.n))
+
+            def denoise_file(path: Path) -> None:
+                started = time.monotonic()
+                job = run.denoise_file(path)
+                log.info("%s -> %s (%s %s, %.1f s)", path.name, job.target, job.axes, job.shape, time.monotonic() - started)
+                print(job.target)
+
+            return _for_each_file(paths, denoise_file)
 
 
 def _run_info(args) -> int:

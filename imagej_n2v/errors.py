@@ -18,6 +18,11 @@ class AxesError(InputError):
     """An axes string is invalid or does not match an image's shape."""
 
 
+class NothingToDenoise(InputError):
+    """Every chosen plane is zero: raised after the last plane, so a caller that denoised only
+    part of a stack (a unit of work on a cluster) can tell it from a broken input."""
+
+
 class ModelError(N2VError):
     """A model folder or archive is missing, incomplete, corrupt or unsuitable."""
 
@@ -28,6 +33,13 @@ class OutputError(N2VError):
 
 class DependencyError(N2VError):
     """The installed TensorFlow/n2v stack is not the tested one, or Java/ImageJ is missing."""
+
+
+class ClusterError(N2VError):
+    """The Dask cluster cannot be reached, was lost, or has workers unlike this installation.
+
+    Every file would hit it, so it stops the whole run rather than skipping one file.
+    """
 
 
 class Interrupted(KeyboardInterrupt):

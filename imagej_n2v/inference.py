@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from . import __version__
-from .errors import InputError, ModelError
+from .errors import ModelError, NothingToDenoise
 from .model import PER_PLANE, ModelDescription, build_network, describe_model
 from .output_types import PlaneConverter, output_dtype
 from .planes import Normalization, kept_columns, plane_normalization
@@ -47,6 +47,11 @@ class _Prepared:
     normalization: Normalization | None = None
     padded: np.ndarray | None = None  # (H', W') float32, normalised and reflect-padded
     pad: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
+
+
+def batch_size(batch_planes: int, height: int, width: int) -> int:
+    """Planes per network call for planes of ``height`` x ``width``: at most ``BATCH_PIXELS``."""
+    return max(1, min(batch_planes, BATCH_PIXELS // (height * width)))
 
 
 def _split(total: int) -> tuple[int, int]:
@@ -151,17 +156,20 @@ class Denoiser:
         batch_planes: int = 4,
         keep_zero_columns: bool = False,
         progress: Callable[[int, int], None] | None = None,
+        planes: slice | None = None,
     ) -> Iterator[np.ndarray]:
         """Yield the output planes of ``stack`` in ImageJ order (C fastest, then Z, then T).
 
         ``frames`` and ``channels`` are 0-based; channels not chosen are passed through
         unchanged (converted to the output type), frames not chosen are left out. The planes'
         type follows ``bit_depth`` and the input's type (see ``output_types``).
+        ``planes`` picks a run of the output planes (a cluster's unit of work); a run that
+        starts at a multiple of ``batch_size`` is batched as in the whole stack.
         """
         convert = PlaneConverter(stack.dtype, bit_depth, stack.source)
-        indices = list(stack.indices(frames))
+        indices = list(stack.indices(frames))[planes or slice(None)]
         total = len(indices)
-        batch_planes = max(1, min(batch_planes, BATCH_PIXELS // (stack.height * stack.width)))
+        batch_planes = batch_size(batch_planes, stack.height, stack.width)
         prepared_q: queue.Queue = queue.Queue(QUEUE_DEPTH * batch_planes)
         done_q: queue.Queue = queue.Queue(QUEUE_DEPTH)
         stop = threading.Event()
@@ -230,7 +238,7 @@ class Denoiser:
                     raise item
                 if item is None:
                     if not denoised:
-                        raise InputError(
+                        raise NothingToDenoise(
                             f"{stack.source} is zero everywhere in the chosen frames and channels: there is nothing "
                             f"to denoise; check the file or the --frames/--channels choice."
                         )

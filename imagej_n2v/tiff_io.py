@@ -253,12 +253,17 @@ def imagej_metadata(axes: str, calibration: Calibration, info: str | None = None
     return metadata, extra
 
 
+def check_target(target: Path, overwrite: bool) -> None:
+    """Refuse to replace an existing output unless asked to (before any work is spent on it)."""
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target} already exists: choose another output folder or pass --overwrite.")
+
+
 @contextmanager
 def atomic_output(target: Path, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it into place only if the block succeeds."""
     target = Path(target)
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target} already exists: choose another output folder or pass --overwrite.")
+    check_target(target, overwrite)
     folder = target.parent
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"The output folder {folder} is a file: choose a folder for the outputs.")

@@ -1,0 +1,156 @@
+"""Denoising on a real Dask cluster: a scheduler and worker processes on 127.0.0.1 only.
+
+The outputs must equal the single-process run's byte for byte, also when a worker is killed
+while it works; a cluster that cannot be reached, or a worker with another imagej-n2v, must
+be one sentence. Pieces of 4 planes (``--task-planes 4``) cut each small stack into several
+units of work, so the plumbing between pieces is what these files exercise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+import imagej_n2v  # noqa: E402
+from imagej_n2v import distributed as n2v_distributed  # noqa: E402
+from imagej_n2v.cli import main  # noqa: E402
+
+PIECE = ["--task-planes", "4"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two worker processes of one thread each, as ``--workers 2`` starts on this machine.
+
+    Module-scoped: the first test to use it meets cold workers (TensorFlow not yet imported).
+    """
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=":0") as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, input_files) -> Path:
+    """Two stacks (6 and 9 planes) in one folder: five pieces of at most 4 planes."""
+    folder = tmp_path_factory.mktemp("cluster-inputs")
+    for path in (input_files.dome, input_files.channels):
+        (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, folder, tiny_model) -> dict[str, str]:
+    """The single-process run's outputs: file name -> SHA-256."""
+    out = tmp_path_factory.mktemp("single")
+    assert main(["--quiet", "denoise", str(folder), "--model", str(tiny_model), "--output", str(out)]) == 0
+    return _hashes(out)
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_killed_worker_has_its_piece_redone_and_outputs_equal(cluster, folder, tiny_model, reference, tmp_path):
+    """Kill a worker as soon as the scheduler has given it a piece; the run completes, identical.
+
+    First in this file, so the workers are cold: a piece given to one is still being worked on
+    (TensorFlow import, model loading) when the kill arrives.
+    """
+    out = tmp_path / "out"
+    result: dict = {}
+    run = threading.Thread(target=lambda: result.setdefault("code", main([
+        "--quiet", "denoise", str(folder), "--model", str(tiny_model), "--output", str(out),
+        "--scheduler", cluster.scheduler_address, *PIECE])))
+    with distributed.Client(cluster, set_as_default=False) as watcher:
+        run.start()
+        busy = _wait_for(lambda: next((w for w, keys in watcher.processing().items() if keys), None), run)
+        pid = watcher.run(os.getpid, workers=[busy])[busy]
+        os.kill(pid, signal.SIGKILL)
+        run.join(timeout=300)
+    assert result.get("code") == 0
+    assert _hashes(out) == reference
+
+
+def _wait_for(condition, run: threading.Thread, timeout: float = 120):
+    """Poll scheduler state until ``condition`` holds (the event), failing if the run ends first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        assert run.is_alive(), "the run ended before any worker had a piece"
+        time.sleep(0.01)
+    pytest.fail("no worker was given a piece in time")
+
+
+def test_scheduler_outputs_equal_the_single_process_run(cluster, folder, tiny_model, reference, tmp_path):
+    out = tmp_path / "out"
+    assert main(["--quiet", "denoise", str(folder), "--model", str(tiny_model), "--output", str(out),
+                 "--scheduler", cluster.scheduler_address, *PIECE]) == 0
+    assert _hashes(out) == reference
+
+
+def test_api_with_chosen_frames_in_float_equals_the_single_process_run(cluster, input_files, tiny_model, tmp_path):
+    single, spread = tmp_path / "single", tmp_path / "spread"
+    assert main(["--quiet", "denoise", str(input_files.channels), "--model", str(tiny_model), "--output", str(single),
+                 "--frames", "2-3", "--channels", "1,3", "--bit-depth", "32"]) == 0
+    with distributed.Client(cluster, set_as_default=False) as client:
+        outputs = imagej_n2v.denoise_files(input_files.channels, tiny_model, client, output=spread, task_planes=4,
+                                           frames="2-3", channels="1,3", bit_depth=32)
+    assert [p.parent for p in outputs] == [spread]
+    assert _hashes(spread) == _hashes(single)
+
+
+def test_local_workers_equal_the_single_process_run(input_files, tiny_model, reference, tmp_path):
+    """``--workers 1`` starts and stops its own cluster on this machine."""
+    out = tmp_path / "out"
+    assert main(["--quiet", "denoise", str(input_files.dome), "--model", str(tiny_model), "--output", str(out),
+                 "--workers", "1", *PIECE]) == 0
+    assert _hashes(out) == {k: v for k, v in reference.items() if k.startswith("dome")}
+
+
+def test_unreachable_scheduler_is_one_sentence_and_writes_nothing(input_files, tiny_model, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(n2v_distributed, "CONNECT_TIMEOUT_S", 1)
+    with socket.socket() as probe:  # a port on which nothing listens
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    out = tmp_path / "out"
+    code = main(["denoise", str(input_files.dome), "--model", str(tiny_model), "--output", str(out), "--scheduler", address])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith(f"imagej-n2v: error: The Dask scheduler {address} cannot be reached")
+    assert not out.exists()
+
+
+def test_worker_with_another_version_is_named(tiny_model, input_files, tmp_path, capsys):
+    """A real ``dask worker`` whose environment holds imagej-n2v 9.9.9 (a distribution's metadata)."""
+    other = tmp_path / "site" / "imagej_n2v-9.9.9.dist-info"
+    other.mkdir(parents=True)
+    (other / "METADATA").write_text("Metadata-Version: 2.1\nName: imagej-n2v\nVersion: 9.9.9\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(other.parent), os.environ.get("PYTHONPATH", "")])}
+    with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=":0") as empty:
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", empty.scheduler_address,
+                                   "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            code = main(["denoise", str(input_files.dome), "--model", str(tiny_model), "--output", str(tmp_path / "out"),
+                         "--scheduler", empty.scheduler_address])
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert "has imagej-n2v 9.9.9 but this machine has" in err[-1]
+    assert err[-1].startswith("imagej-n2v: error: The Dask worker tcp://127.0.0.1:")
+    assert not (tmp_path / "out").exists()
