@@ -76,7 +76,7 @@ def denoise_files(
         of worker processes to start on this machine. Workers must see the inputs and the
         model at the same paths (a shared file system) and run the same imagej-n2v.
     task_planes
-        Planes per unit of work (default: about 64 MB of output); small files go whole.
+        Planes per unit of work (default: 64 MB of float32 planes); small files go whole.
     config, options
         A ``DenoiseConfig``, or its fields as keywords, as for ``denoise``.
     """

@@ -91,7 +91,7 @@ def _add_denoise(subparsers) -> None:
     cluster.add_argument("--workers", type=_positive_int, metavar="N",
                          help="run on N Dask worker processes on this machine")
     p.add_argument("--task-planes", type=_positive_int, metavar="N",
-                   help="planes per unit of work with --scheduler/--workers (default: about 64 MB of output)")
+                   help="planes per unit of work with --scheduler/--workers (default: 64 MB of float32 planes)")
     p.set_defaults(run=_run_denoise)
 
 

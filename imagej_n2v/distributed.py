@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections import deque
 from concurrent.futures import CancelledError
 from contextlib import contextmanager
@@ -40,8 +41,8 @@ CONNECT_TIMEOUT_S = 10
 """How long to try reaching a scheduler before saying it cannot be reached."""
 
 PIECE_BYTES = 64 * 2**20
-"""Output bytes per unit of work: a 1024x1024 16-bit plane is 2 MB, so 32 planes (about 25 s of
-work at 0.8 s a plane) per task; the Dask overhead per task is milliseconds."""
+"""Output bytes per unit of work, counted as float32 (16-bit outputs make half): 16 planes of
+1024x1024, about 13 s of work at 0.8 s a plane, against milliseconds of Dask overhead per task."""
 
 PIECES_AHEAD_PER_THREAD = 2
 """Pieces submitted per worker thread beyond those written: every worker has its next piece
@@ -65,6 +66,7 @@ class PieceResult:
     planes: np.ndarray
     provenance: str
     nothing_to_denoise: NothingToDenoise | None
+    warnings: list[str]  # what the piece logged (e.g. clipping), for the client's log
 
 
 @dataclass
@@ -111,6 +113,19 @@ def _limit_tensorflow_threads() -> None:
     _threads_set = True
 
 
+class _Warnings(logging.Handler):
+    """Collects this package's warnings logged by one task's thread (a worker's log is not the user's)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.messages.append(record.getMessage())
+
+
 def denoise_piece(piece: Piece, model: str, config: DenoiseConfig) -> PieceResult:
     """Denoise one piece on a worker: read its planes from the shared file system, return them.
 
@@ -132,11 +147,16 @@ def denoise_piece(piece: Piece, model: str, config: DenoiseConfig) -> PieceResul
     )
     done: list[np.ndarray] = []
     nothing = None
+    warnings = _Warnings()
+    package = logging.getLogger("imagej_n2v")
+    package.addHandler(warnings)
     try:
         done.extend(planes)
     except NothingToDenoise as exc:  # this piece is all zero; the file may not be
         nothing = exc
-    return PieceResult(np.stack(done), denoiser.provenance(), nothing)
+    finally:
+        package.removeHandler(warnings)
+    return PieceResult(np.stack(done), denoiser.provenance(), nothing, warnings.messages)
 
 
 # --------------------------------------------------------------------------- on the client
@@ -158,8 +178,7 @@ def plan_file(path: Path, axes: str | None, config: DenoiseConfig, output: Path 
         total = len(stack) if frames is None else len(frames) * stack.slices * stack.channels
         batch = batch_size(config.batch_planes, stack.height, stack.width)
         if task_planes is None:
-            plane_bytes = stack.height * stack.width * (2 if config.bit_depth == 16 else 4)
-            task_planes = PIECE_BYTES // plane_bytes
+            task_planes = PIECE_BYTES // (stack.height * stack.width * 4)
         step = max(1, task_planes // batch) * batch  # pieces start where the whole stack's batches start
         job.pieces = [Piece(str(path.resolve()), axes, start, min(start + step, total))
                       for start in range(0, total, step)]
@@ -264,6 +283,8 @@ class ClusterRun:
         denoised = False
         for result in results:
             denoised = denoised or result.nothing_to_denoise is None
+            for message in result.warnings:
+                log.warning("%s", message)
             for plane in result.planes:
                 yield plane
                 self.written += 1

@@ -18,7 +18,12 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from imagej_n2v.tiff_io import write_image
+
+from .conftest import CALIBRATION
 
 distributed = pytest.importorskip("distributed")
 
@@ -41,11 +46,14 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory, input_files) -> Path:
-    """Two stacks (6 and 9 planes) in one folder: five pieces of at most 4 planes."""
+def folder(tmp_path_factory, input_files, dome_stack) -> Path:
+    """Three stacks in one folder, in eight pieces of at most 4 planes; the first piece of
+    ``late.tif`` is all zero (the file is not, so it is denoised and written as a whole)."""
     folder = tmp_path_factory.mktemp("cluster-inputs")
     for path in (input_files.dome, input_files.channels):
         (folder / path.name).write_bytes(path.read_bytes())
+    late = np.concatenate([np.zeros_like(dome_stack.noisy), dome_stack.noisy])
+    write_image(folder / "late.tif", late, dome_stack.axes, CALIBRATION)
     return folder
 
 
