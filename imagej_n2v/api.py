@@ -11,8 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .axes import parse_index_list
-from .config import DenoiseConfig, TrainConfig, from_options
+from .axes import choose
+from .config import DenoiseConfig, TrainConfig
 from .stack import PlaneStack
 
 
@@ -39,14 +39,14 @@ def denoise(
     """
     from .inference import load_denoiser
 
-    config = config or from_options(DenoiseConfig, **options)
+    config = config or DenoiseConfig(**options)
     stack = PlaneStack(array, axes)
     denoiser = load_denoiser(model, config.precision)
     return denoiser.denoise(
         array,
         stack.axes,
-        frames=parse_index_list(config.frames, stack.frames, "frame"),
-        channels=parse_index_list(config.channels, stack.channels, "channel"),
+        frames=choose(config.frames, stack.frames, "frame"),
+        channels=choose(config.channels, stack.channels, "channel"),
         bit_depth=config.bit_depth,
         batch_planes=config.batch_planes,
         keep_zero_columns=config.keep_zero_columns,
@@ -82,7 +82,7 @@ def denoise_files(
     """
     from .distributed import denoise_files as on_cluster
 
-    config = config or from_options(DenoiseConfig, **options)
+    config = config or DenoiseConfig(**options)
     inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     return on_cluster(inputs, model, cluster, config, axes, output, overwrite, task_planes)
 
@@ -105,7 +105,7 @@ def train(
     """
     from .training import train_model
 
-    config = config or from_options(TrainConfig, **options)
+    config = config or TrainConfig(**options)
     if isinstance(arrays, np.ndarray):
         arrays = [arrays]
     axes_list = [axes] * len(arrays) if isinstance(axes, str) else list(axes)

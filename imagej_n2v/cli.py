@@ -34,10 +34,32 @@ def _quiet_tensorflow() -> None:
     logging.getLogger("tifffile").setLevel(logging.ERROR)  # broken files get our own one-sentence error
 
 
+def _add_settings(parser: argparse.ArgumentParser, settings: type) -> None:
+    """One option per field of a settings class (``patch_size`` -> ``--patch-size``), help and default from the field.
+
+    Values reach the settings object as typed (text), which converts and checks them; an
+    option not given is absent, so the field's own default applies.
+    """
+    from .config import setting_fields
+
+    for field in setting_fields(settings):
+        flag = "--" + field.name.replace("_", "-")
+        if field.kind == "bool":
+            parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=field.help)
+            continue
+        shown = "" if field.default is None else f" (default: {field.default})"
+        metavar = "{" + ",".join(map(str, field.choices)) + "}" if field.choices else field.name.upper()
+        parser.add_argument(flag, default=argparse.SUPPRESS, metavar=metavar, help=field.help + shown)
+
+
+def _settings(args: argparse.Namespace, settings: type):
+    """The settings object from the options given on the command line."""
+    return settings(**{name: value for name, value in vars(args).items() if name in settings.model_fields})
+
+
 def _add_train(subparsers) -> None:
     from .config import TrainConfig
 
-    d = TrainConfig()
     p = subparsers.add_parser("train", help="train an N2V model on the planes of noisy stacks",
                               description="Train a 2D N2V model on every plane (frame, slice, channel) of the inputs.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="TIFF files or folders (all TIFFs inside)")
@@ -47,27 +69,14 @@ def _add_train(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing model of that name")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted training of this model (same inputs; its saved settings are used)")
-    p.add_argument("--channels", help="train on these channels only, 1-based, e.g. 1,3 (default: all)")
-    p.add_argument("--patch-size", type=int, default=d.patch_size, help="patch edge in pixels (default: %(default)s)")
-    p.add_argument("--patches", type=int, default=d.patches, help="patches to draw at most (default: %(default)s)")
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="share kept for validation (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=d.seed, help="random seed for patches and training (default: %(default)s)")
-    p.add_argument("--keep-zero-columns", action="store_true", help="do not cut zero-valued columns at plane edges")
-    p.add_argument("--epochs", type=int, default=d.epochs, help="(default: %(default)s)")
-    p.add_argument("--steps", type=int, default=d.steps, help="steps per epoch (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="(default: %(default)s)")
-    p.add_argument("--unet-depth", type=int, default=d.unet_depth, help="(default: %(default)s)")
-    p.add_argument("--unet-kernel", type=int, default=d.unet_kernel, help="(default: %(default)s)")
-    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="(default: %(default)s)")
-    p.add_argument("--perc-pix", type=float, default=d.perc_pix, help="percent of pixels masked per patch (default: %(default)s)")
-    p.add_argument("--n2v2", action="store_true", help="use the N2V2 variant (blurpool, no top skip, median replacement)")
-    p.add_argument("--precision", default=d.precision, choices=["fp32", "bf16", "fp16", "auto"],
-                   help="compute precision (default: %(default)s, exact)")
     p.add_argument("--no-export", action="store_true", help="skip the bioimage.io zip export")
+    _add_settings(p, TrainConfig)
     p.set_defaults(run=_run_train)
 
 
 def _add_denoise(subparsers) -> None:
+    from .config import DenoiseConfig
+
     p = subparsers.add_parser("denoise", help="denoise stacks with a trained model",
                               description="Denoise every plane of each input; write <stem>_denoised.tif as an ImageJ hyperstack.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="TIFF files or folders (all TIFFs inside)")
@@ -75,16 +84,7 @@ def _add_denoise(subparsers) -> None:
     p.add_argument("--axes", help="axes of plain TIFFs, e.g. TZYX (ImageJ hyperstacks bring their own)")
     p.add_argument("--output", help="output folder (default: beside each input)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--frames", help="time points to denoise, 1-based, e.g. 1-3,7 (default: all)")
-    p.add_argument("--channels", help="channels to denoise, 1-based, e.g. 1,3; others are copied (default: all)")
-    p.add_argument("--bit-depth", choices=["auto", "16", "32"], default="auto",
-                   help="auto: 16-bit for 8/16-bit unsigned input, 32-bit float for float and signed input; "
-                        "16: whole numbers 0..65535 in the input's units (refused if the values do not fit); "
-                        "32: float (default: %(default)s)")
-    p.add_argument("--keep-zero-columns", action="store_true", help="denoise zero-valued edge columns too")
-    p.add_argument("--batch-planes", type=int, default=4, help="planes per network call (default: %(default)s)")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"],
-                   help="compute precision (default: %(default)s, exact)")
+    _add_settings(p, DenoiseConfig)
     cluster = p.add_mutually_exclusive_group()
     cluster.add_argument("--scheduler", metavar="ADDRESS",
                          help="run on this Dask cluster, e.g. tcp://host:8786 (workers read the inputs from a shared file system)")
@@ -170,22 +170,12 @@ def _progress_bar(total: int, description: str, unit: str):
 
 
 def _run_train(args) -> int:
-    from .axes import parse_index_list
     from .config import TrainConfig
     from .tiff_io import find_tiffs, read_image
     from .training import train_model
 
+    config = _settings(args, TrainConfig)
     images = [read_image(p, args.axes) for p in find_tiffs(args.inputs)]
-    channels = None
-    if args.channels:
-        most = max(i.stack.channels for i in images)
-        channels = [c + 1 for c in parse_index_list(args.channels, most, "channel") or []]
-    config = TrainConfig(
-        patch_size=args.patch_size, patches=args.patches, val_fraction=args.val_fraction, seed=args.seed,
-        keep_zero_columns=args.keep_zero_columns, channels=channels, epochs=args.epochs, steps=args.steps,
-        batch_size=args.batch_size, unet_depth=args.unet_depth, unet_kernel=args.unet_kernel,
-        learning_rate=args.learning_rate, perc_pix=args.perc_pix, n2v2=args.n2v2, precision=args.precision,
-    )
     target = Path(args.model_dir) / args.name
     bar = _progress_bar(sum(len(i.stack) for i in images), "reading planes", "plane")
 
@@ -228,15 +218,13 @@ def _for_each_file(paths: Sequence[Path], work: Callable[[Path], None]) -> int:
 
 
 def _run_denoise(args) -> int:
-    from .axes import parse_index_list
+    from .axes import choose
     from .config import DenoiseConfig
     from .inference import load_denoiser
     from .output_types import output_dtype
     from .tiff_io import find_tiffs, output_shape, read_image, write_planes
 
-    config = DenoiseConfig(bit_depth=args.bit_depth, frames=args.frames, channels=args.channels,
-                           precision=args.precision, batch_planes=args.batch_planes,
-                           keep_zero_columns=args.keep_zero_columns)
+    config = _settings(args, DenoiseConfig)
     paths = find_tiffs(args.inputs)
     if args.scheduler or args.workers:
         return _denoise_on_cluster(args, config, paths)
@@ -246,8 +234,8 @@ def _run_denoise(args) -> int:
         started = time.monotonic()
         image = read_image(path, args.axes)
         stack = image.stack
-        frames = parse_index_list(config.frames, stack.frames, "frame")
-        channels = parse_index_list(config.channels, stack.channels, "channel")
+        frames = choose(config.frames, stack.frames, "frame")
+        channels = choose(config.channels, stack.channels, "channel")
         out_axes = stack.canonical_dims()
         if out_axes != stack.axes:
             log.warning("%s: axes %s are written in ImageJ's order %s.", path.name, stack.axes, out_axes)

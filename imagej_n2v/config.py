@@ -1,119 +1,188 @@
-"""Training and denoising settings, validated once at the boundary.
+"""Training and denoising settings: one validated object per command.
 
-The CLI, the ImageJ commands and the Python API all build these objects, so every default
-lives here and nowhere else. Defaults for the network follow n2v's own ``N2VConfig``.
+Each field carries its default, its bounds or choices and its help text. The CLI options
+(``cli``), the ImageJ dialog fields and macro keys (``bridge.options``) and the Python API are
+all generated from these classes, so a new setting is one line here and every default lives
+here and nowhere else. Values are converted and checked once, by pydantic, whichever door
+they came through: a macro's ``epochs=2.0``, the API's ``epochs="2.0"`` and the CLI's
+``--epochs 2.0`` are the same setting. Network defaults follow n2v's own ``N2VConfig``.
+
+Frames and channels are 1-based, as in ImageJ, and held as sorted numbers (a text such as
+``"1-3,7"`` is parsed once here); ``axes.choose`` turns them into array indices for an image.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal, Optional, Tuple
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .axes import parse_numbers
 from .errors import InputError
-from .output_types import parse_bit_depth
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+Precision = Literal["fp32", "bf16", "fp16", "auto"]
+BitDepth = Literal["auto", 16, 32]
+"""The output type: ``auto`` follows the input's (see ``output_types``), 16-bit integer or 32-bit float."""
+Numbers = Optional[Tuple[int, ...]]
+"""1-based frame or channel numbers; None means all."""
+
+_PRECISION_HELP = "compute precision: fp32 (exact), bf16, fp16 or auto (the fastest this machine runs natively)"
 
 
-def _check(condition: bool, name: str, message: str) -> None:
-    if not condition:
-        raise InputError(f"The option {name} {message}.")
+def setting(default: Any, help: str, *, key: str | None = None, dialog: bool = True, **bounds: Any) -> Any:
+    """A settings field: its default, help text and bounds (``ge``, ``gt``, ``le``, ``lt``).
 
-
-_CONVERTERS = {"int": (int, "a whole number"), "float": (float, "a number")}
-
-
-def from_options(cls: type, **options: Any):
-    """Build ``TrainConfig`` or ``DenoiseConfig`` from keyword options given by a user.
-
-    Unknown names and values of the wrong kind become one-sentence ``InputError``s (instead
-    of Python's TypeError), so a typo in an API call or a macro option is reported as such.
+    ``key`` names the field in macros and dialogs where the field's own name is not the
+    user's word; ``dialog=False`` keeps an expert setting out of the ImageJ dialog (macros
+    and the CLI still accept it).
     """
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise InputError(f"Unknown option {', '.join(unknown)}: the options are {', '.join(known)}.")
-    for name, value in options.items():
-        converter = _CONVERTERS.get(str(known[name].type))
-        if converter and not isinstance(value, bool):
+    extra = {"key": key, "dialog": dialog}
+    return Field(default, description=help, json_schema_extra={k: v for k, v in extra.items() if v is not None}, **bounds)
+
+
+class Settings(BaseModel):
+    """Common behaviour: unknown names refused, text converted, errors as one ``InputError``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _input_error(type(self), exc) from None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _from_text(cls, value: Any, info) -> Any:
+        """The one conversion of user text: whole numbers from ``"2"``, ``"2.0"`` or ``"1e2"``; number lists."""
+        annotation = cls.model_fields[info.field_name].annotation
+        if annotation == Numbers:
+            return parse_numbers(value, info.field_name.rstrip("s"))
+        if isinstance(value, str) and int in (annotation, *map(type, typing.get_args(annotation))):
             try:
-                options[name] = converter[0](value)
-                if converter[0] is int and float(value) != options[name]:
-                    raise ValueError
-            except (TypeError, ValueError):
-                raise InputError(f"The option {name} must be {converter[1]}, not {value!r}.") from None
-    return cls(**options)
+                number = float(value)
+            except ValueError:
+                return value  # pydantic's own check names it
+            return int(number) if number.is_integer() else value
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for JSON (the model folder records how it was trained)."""
+        return {name: list(v) if isinstance(v, tuple) else v for name, v in self.model_dump().items()}
 
 
-@dataclass
-class TrainConfig:
+class TrainConfig(Settings):
     """How patches are drawn from the planes and how the N2V network is trained.
 
     Every 2D plane (each frame, slice and chosen channel) is training data for one
     single-channel 2D model; each plane is normalised by its own statistics so that dim
-    channels and bleached frames weigh as much as bright ones.
+    channels and bleached frames weigh as much as bright ones. Fields in dialog order.
     """
 
-    patch_size: int = 64
-    patches: int = 10000
-    val_fraction: float = 0.1
-    seed: int = 0
-    keep_zero_columns: bool = False
-    channels: list[int] | None = None  # 1-based, as in ImageJ; None = all
-    epochs: int = 100
-    steps: int = 400
-    batch_size: int = 16
-    unet_depth: int = 2
-    unet_kernel: int = 5
-    unet_n_first: int = 32
-    learning_rate: float = 0.0004
-    perc_pix: float = 1.5
-    n2v2: bool = False
-    precision: str = "fp32"
+    patch_size: int = setting(64, "patch edge in pixels, divisible by 2 to the power of unet_depth", ge=8)
+    patches: int = setting(10000, "patches to draw at most", ge=2)
+    val_fraction: float = setting(0.1, "share of the patches kept for validation", key="validation", gt=0, lt=1)
+    epochs: int = setting(100, "passes over the training patches", ge=1)
+    steps: int = setting(400, "steps per epoch", ge=1)
+    batch_size: int = setting(16, "patches per training step", ge=1)
+    seed: int = setting(0, "random seed for patches and training")
+    channels: Numbers = setting(None, "train on these channels only, 1-based, e.g. 1,3 (default: all)")
+    keep_zero_columns: bool = setting(False, "do not cut zero-valued columns at plane edges")
+    unet_depth: int = setting(2, "U-Net depth", ge=1, dialog=False)
+    unet_kernel: int = setting(5, "U-Net convolution kernel size, odd", ge=1, dialog=False)
+    unet_n_first: int = setting(32, "U-Net filters in the first layer", ge=1, dialog=False)
+    learning_rate: float = setting(0.0004, "initial learning rate", gt=0, dialog=False)
+    perc_pix: float = setting(1.5, "percent of pixels masked per patch", gt=0, le=100, dialog=False)
+    n2v2: bool = setting(False, "use the N2V2 variant (blurpool, no top skip, median replacement)", dialog=False)
+    precision: Precision = setting("fp32", _PRECISION_HELP, dialog=False)
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check_together(self) -> "TrainConfig":
         div = 2**self.unet_depth
-        _check(self.unet_depth >= 1, "unet_depth", "must be at least 1")
-        _check(
-            self.patch_size >= 8 and self.patch_size % div == 0,
-            "patch_size",
-            f"must be at least 8 and divisible by {div} (2 to the power of unet_depth), not {self.patch_size}",
-        )
-        _check(self.patches >= 2, "patches", "must be at least 2 (one for training, one for validation)")
-        _check(0 < self.val_fraction < 1, "val_fraction", "must lie between 0 and 1, e.g. 0.1")
-        _check(self.epochs >= 1, "epochs", "must be at least 1")
-        _check(self.steps >= 1, "steps", "must be at least 1")
-        _check(self.batch_size >= 1, "batch_size", "must be at least 1")
-        _check(self.unet_kernel >= 1 and self.unet_kernel % 2 == 1, "unet_kernel", "must be an odd number such as 3 or 5")
-        _check(self.unet_n_first >= 1, "unet_n_first", "must be at least 1")
-        _check(self.learning_rate > 0, "learning_rate", "must be positive")
-        _check(0 < self.perc_pix <= 100, "perc_pix", "must lie between 0 and 100 (percent of masked pixels)")
-        _check(self.precision in PRECISIONS, "precision", f"must be one of {', '.join(PRECISIONS)}")
-        if self.channels is not None:
-            _check(all(c >= 1 for c in self.channels), "channels", "counts from 1, as in ImageJ")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values for JSON (the model folder records how it was trained)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.patch_size % div:
+            raise InputError(
+                f"The option patch_size must be at least 8 and divisible by {div} (2 to the power of unet_depth), "
+                f"not {self.patch_size}."
+            )
+        if self.unet_kernel % 2 == 0:
+            raise InputError(f"The option unet_kernel must be an odd number such as 3 or 5, not {self.unet_kernel}.")
+        return self
 
 
-@dataclass
-class DenoiseConfig:
+class DenoiseConfig(Settings):
     """What to denoise and how to write it.
 
-    ``frames`` and ``channels`` use ImageJ's 1-based numbering; unselected frames are left
-    out, unselected channels are copied through unchanged. ``bit_depth`` is ``"auto"`` (the
-    output type follows the input's, see ``output_types``), 16 or 32.
+    Frames not chosen are left out; channels not chosen are copied through unchanged.
     """
 
-    bit_depth: str | int = "auto"
-    frames: str | None = None
-    channels: str | None = None
-    precision: str = "fp32"
-    batch_planes: int = 4
-    keep_zero_columns: bool = False
+    bit_depth: BitDepth = setting(
+        "auto", "auto: 16-bit for 8/16-bit unsigned input, 32-bit float for float and signed input; "
+                "16: whole numbers 0..65535 in the input's units (refused if the values do not fit); 32: float")
+    frames: Numbers = setting(None, "time points to denoise, 1-based, e.g. 1-3,7 (default: all)")
+    channels: Numbers = setting(None, "channels to denoise, 1-based, e.g. 1,3; others are copied (default: all)")
+    precision: Precision = setting("fp32", _PRECISION_HELP)
+    batch_planes: int = setting(4, "planes per network call", ge=1)
+    keep_zero_columns: bool = setting(False, "denoise zero-valued edge columns too")
 
-    def __post_init__(self) -> None:
-        self.bit_depth = parse_bit_depth(self.bit_depth)
-        _check(self.precision in PRECISIONS, "precision", f"must be one of {', '.join(PRECISIONS)}")
-        _check(self.batch_planes >= 1, "batch_planes", "must be at least 1")
+
+@dataclass(frozen=True)
+class SettingField:
+    """One setting as a front door shows it: the CLI, the ImageJ dialog, a macro key."""
+
+    name: str  # the field, as in the API and the CLI (--patch-size)
+    key: str  # the macro and dialog key
+    kind: str  # bool, int, float or text
+    default: Any
+    help: str
+    choices: tuple = ()
+    dialog: bool = True
+
+
+def setting_fields(cls: type[Settings]) -> list[SettingField]:
+    """The fields of a settings class, in order, for generating options, dialogs and macro keys."""
+    found = []
+    for name, info in cls.model_fields.items():
+        extra = info.json_schema_extra or {}
+        choices = typing.get_args(info.annotation) if typing.get_origin(info.annotation) is Literal else ()
+        python_type = type(choices[0]) if choices else info.annotation
+        kind = {bool: "bool", int: "int", float: "float"}.get(python_type, "text")
+        found.append(SettingField(name, extra.get("key", name), kind, info.default, info.description or "",
+                                  choices, extra.get("dialog", True)))
+    return found
+
+
+def _allowed(cls: type[Settings], name: str, error: dict) -> str:
+    """What a field accepts, in words, for the kind of mistake pydantic found."""
+    kind = error["type"]
+    if kind.startswith("int_"):
+        return "must be a whole number"
+    if kind.startswith("float_"):
+        return "must be a number"
+    if kind.startswith("bool_"):
+        return "must be true or false"
+    choices = typing.get_args(cls.model_fields[name].annotation)
+    if kind == "literal_error":
+        names = [str(c) for c in choices]
+        return f"must be {'one of ' if len(names) > 3 else ''}{', '.join(names[:-1])} or {names[-1]}"
+    bounds = {k: getattr(m, k) for m in cls.model_fields[name].metadata for k in ("ge", "gt", "le", "lt") if hasattr(m, k)}
+    low = f"at least {bounds['ge']}" if "ge" in bounds else f"more than {bounds['gt']}" if "gt" in bounds else None
+    if "lt" in bounds and "gt" in bounds:
+        return f"must lie between {bounds['gt']} and {bounds['lt']}"
+    high = f"at most {bounds['le']}" if "le" in bounds else f"less than {bounds['lt']}" if "lt" in bounds else None
+    return "must be " + " and ".join(b for b in (low, high) if b) if low or high else error["msg"].lower()
+
+
+def _input_error(cls: type[Settings], exc: ValidationError) -> InputError:
+    """pydantic's report as one sentence naming the option (the first problem found)."""
+    errors = exc.errors(include_url=False)
+    unknown = sorted(str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden")
+    if unknown:
+        return InputError(f"Unknown option {', '.join(unknown)}: the options are {', '.join(cls.model_fields)}.")
+    error = errors[0]
+    if isinstance(error.get("ctx", {}).get("error"), InputError):
+        return error["ctx"]["error"]
+    name = str(error["loc"][0]) if error["loc"] else cls.__name__
+    return InputError(f"The option {name} {_allowed(cls, name, error)}, not {error['input']!r}.")

@@ -29,7 +29,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from . import __version__
-from .axes import parse_index_list
+from .axes import choose
 from .config import DenoiseConfig
 from .errors import ClusterError, N2VError, NothingToDenoise
 from .inference import batch_size
@@ -138,8 +138,8 @@ def denoise_piece(piece: Piece, model: str, config: DenoiseConfig) -> PieceResul
     stack = read_image(piece.path, piece.axes).stack
     planes = denoiser.denoise_planes(
         stack,
-        frames=parse_index_list(config.frames, stack.frames, "frame"),
-        channels=parse_index_list(config.channels, stack.channels, "channel"),
+        frames=choose(config.frames, stack.frames, "frame"),
+        channels=choose(config.channels, stack.channels, "channel"),
         bit_depth=config.bit_depth,
         batch_planes=config.batch_planes,
         keep_zero_columns=config.keep_zero_columns,
@@ -169,8 +169,8 @@ def plan_file(path: Path, axes: str | None, config: DenoiseConfig, output: Path 
     try:
         job.image = read_image(path, axes)
         stack = job.image.stack
-        frames = parse_index_list(config.frames, stack.frames, "frame")
-        parse_index_list(config.channels, stack.channels, "channel")  # refused here, not on a worker
+        frames = choose(config.frames, stack.frames, "frame")
+        choose(config.channels, stack.channels, "channel")  # refused here, not on a worker
         job.axes = stack.canonical_dims()
         job.target = (output or path.parent) / f"{path.stem}_denoised.tif"
         check_target(job.target, overwrite)

@@ -10,8 +10,11 @@ class N2VError(Exception):
     """Base class: a problem with the user's input, model, output or installation."""
 
 
-class InputError(N2VError):
-    """An input image or option is unusable (missing, not a TIFF, wrong axes, ...)."""
+class InputError(N2VError, ValueError):
+    """An input image or option is unusable (missing, not a TIFF, wrong axes, ...).
+
+    Also a ``ValueError``, so API users catch a bad value as Python code usually does.
+    """
 
 
 class AxesError(InputError):

@@ -24,8 +24,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import __version__
-from .config import TrainConfig, from_options
-from .errors import InputError, Interrupted, OutputError
+from .axes import choose
+from .config import TrainConfig
+from .errors import Interrupted, OutputError
 from .interrupt import stop_requests
 from .model import ARCHIVE_SUFFIX, METADATA_FILE, PER_PLANE, write_metadata
 from .patches import TrainingPatches, sample_patches
@@ -277,16 +278,13 @@ def train_model(
     target = Path(model_folder).absolute()
     previous = find_resumable(target) if resume else None
     if previous:
-        config = from_options(TrainConfig, **previous.metadata.get("training", {}))
+        config = TrainConfig(**previous.metadata.get("training", {}))
         log.info("Resuming %s after epoch %d of %d, with its saved settings.", previous.folder, previous.epochs_done, config.epochs)
     precision = resolve_precision(config.precision, allow_emulated)
     _check_target(target, overwrite, previous)
-    for stack in stacks:
-        if config.channels and max(config.channels) > stack.channels:
-            raise InputError(
-                f"Channel {max(config.channels)} was asked for, but an image has {stack.channels} channel(s)."
-            )
-    channels = [c - 1 for c in config.channels] if config.channels else None
+    channels = None
+    for stack in stacks:  # every image must have the chosen channels
+        channels = choose(config.channels, stack.channels, "channel")
     log.info("Training %s on %d image(s): %s", target, len(stacks),
              ", ".join(f"{s.source} {s.axes} {s.shape}" for s in stacks))
     patches = sample_patches(

@@ -5,7 +5,7 @@ import logging
 import numpy as np
 import pytest
 
-from imagej_n2v.config import DenoiseConfig, from_options
+from imagej_n2v.config import DenoiseConfig
 from imagej_n2v.errors import InputError
 from imagej_n2v.output_types import PlaneConverter, output_dtype
 
@@ -30,7 +30,7 @@ def test_output_type_follows_the_input_type(dtype):
 @pytest.mark.parametrize("given, expected", [("auto", "auto"), ("16", 16), (32, 32), ("32", 32), (" Auto ", "auto")])
 def test_bit_depth_is_parsed_from_macros_and_python(given, expected):
     assert DenoiseConfig(bit_depth=given).bit_depth == expected
-    assert from_options(DenoiseConfig, bit_depth=given).bit_depth == expected
+    assert DenoiseConfig(bit_depth=given).bit_depth == expected
 
 
 def test_default_bit_depth_is_auto_and_others_are_refused():

@@ -121,7 +121,7 @@ def test_training_on_chosen_channels(channel_stack, tmp_path):
     low, _ = meta["data"]["plane_mean_range"]
     assert low > 2 * channel_stack.clean[:, 1].mean(axis=(-2, -1)).max()  # no plane of a dimmer channel
     assert "channels trained: 3" in info_lines(describe_model(result.model_folder))
-    with pytest.raises(InputError, match="Channel 4 was asked for, but an image has 3"):
+    with pytest.raises(InputError, match="channel list asks for channel 4, but the image has 3 channels"):
         train_model(stacks, tmp_path / "none", TrainConfig(**TINY_TRAINING, channels=[4]), export=False)
 
 

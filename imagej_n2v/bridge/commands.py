@@ -44,14 +44,14 @@ def _progress(command: str, what: str) -> Callable[[int, int], None]:
 
 def denoise_image(image: Any, options: str) -> Any:
     """Denoise an ``ImagePlus`` with the options of ``N2V Denoise``; returns the new ``ImagePlus``."""
-    from ..axes import parse_index_list
+    from ..axes import choose
     from ..inference import load_denoiser
 
     chosen = build_options(DENOISE, options)
     config = chosen.config
     stack = image_stack(image)
-    frames = parse_index_list(config.frames, stack.frames, "frame")
-    channels = parse_index_list(config.channels, stack.channels, "channel")
+    frames = choose(config.frames, stack.frames, "frame")
+    channels = choose(config.channels, stack.channels, "channel")
     denoiser = load_denoiser(chosen.model, config.precision)
     planes = denoiser.denoise_planes(
         stack, frames=frames, channels=channels, bit_depth=config.bit_depth, batch_planes=config.batch_planes,
