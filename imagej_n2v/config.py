@@ -57,11 +57,15 @@ class Settings(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _from_text(cls, value: Any, info) -> Any:
-        """The one conversion of user text: whole numbers from ``"2"``, ``"2.0"`` or ``"1e2"``; number lists."""
+        """The one conversion of user text: choices in any case, whole numbers from ``"2"``, ``"2.0"`` or
+        ``"1e2"``, frame and channel lists from ``"1-3,7"``."""
         annotation = cls.model_fields[info.field_name].annotation
         if annotation == Numbers:
             return parse_numbers(value, info.field_name.rstrip("s"))
-        if isinstance(value, str) and int in (annotation, *map(type, typing.get_args(annotation))):
+        choices = typing.get_args(annotation) if typing.get_origin(annotation) is Literal else ()
+        if isinstance(value, str) and value.strip().lower() in choices:
+            return value.strip().lower()  # " Auto " in a macro is auto
+        if isinstance(value, str) and int in (annotation, *map(type, choices)):
             try:
                 number = float(value)
             except ValueError:

@@ -62,7 +62,7 @@ def test_one_conversion_for_every_front_door():
 def test_bad_values_are_value_errors_naming_the_option():
     with pytest.raises(ValueError, match="The option epochs must be a whole number, not '2.5'"):
         TrainConfig(epochs="2.5")
-    with pytest.raises(InputError, match="The option bit_depth must be 16 or 32, not 12"):
+    with pytest.raises(InputError, match="The option bit_depth must be auto, 16 or 32, not 12"):
         DenoiseConfig(bit_depth=12)
     with pytest.raises(InputError, match="The option perc_pix must be more than 0 and at most 100, not 101"):
         TrainConfig(perc_pix=101)

@@ -30,7 +30,6 @@ def test_output_type_follows_the_input_type(dtype):
 @pytest.mark.parametrize("given, expected", [("auto", "auto"), ("16", 16), (32, 32), ("32", 32), (" Auto ", "auto")])
 def test_bit_depth_is_parsed_from_macros_and_python(given, expected):
     assert DenoiseConfig(bit_depth=given).bit_depth == expected
-    assert DenoiseConfig(bit_depth=given).bit_depth == expected
 
 
 def test_default_bit_depth_is_auto_and_others_are_refused():
