@@ -138,6 +138,38 @@ def _add_gui(subparsers) -> None:
     p.set_defaults(run=_run_gui)
 
 
+def _add_install_plugin(subparsers) -> None:
+    p = subparsers.add_parser(
+        "install-plugin", help="put N2V Denoise and N2V Train into an ImageJ or Fiji started the usual way",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Copy the plugin jar into FOLDER/plugins and record this Python beside it (imagej_n2v.properties):\n"
+                    "ImageJ then lists Plugins > N2V and runs the commands in a Python worker process it starts.\n"
+                    "Run it again (with this Python) after upgrading imagej-n2v.",
+        epilog="examples:\n"
+               "  imagej-n2v install-plugin ~/Fiji.app      Fiji (then: ImageJ-linux64 --headless -batch x.ijm)\n"
+               "  imagej-n2v install-plugin ~/.imagej       Debian's imagej (plugins in ~/.imagej/plugins)\n"
+               "  imagej-n2v install-plugin ~/ImageJ        ImageJ 1.x (xvfb-run java -Dplugins.dir=$HOME/ImageJ\n"
+               "                                            -jar ij.jar -batch x.ijm on a server without a screen)\n"
+               "  imagej-n2v install-plugin --remove ~/Fiji.app   undo: remove the jar and the Python record")
+    p.add_argument("folder", metavar="FOLDER", help="the ImageJ or Fiji folder: the one holding plugins/")
+    p.add_argument("--remove", action="store_true", help="remove the plugin (and the Python record) instead")
+    p.set_defaults(run=_run_install_plugin)
+
+
+def _run_install_plugin(args) -> int:
+    from .install import install_plugin, remove_plugin
+
+    if args.remove:
+        removed = remove_plugin(args.folder)
+        log.info("Removed %s.", ", ".join(map(str, removed)) if removed else "nothing (the plugin was not installed there)")
+        return 0
+    jar = install_plugin(args.folder)
+    log.info("Installed %s; ImageJ will start %s for the N2V commands (restart ImageJ to see Plugins > N2V).",
+             jar, sys.executable)
+    print(jar)
+    return 0
+
+
 def _run_macro(args) -> int:
     from .bridge import run_macro_file, start_imagej
 
@@ -317,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_info(subparsers)
     _add_macro(subparsers)
     _add_gui(subparsers)
+    _add_install_plugin(subparsers)
     return parser
 
 

@@ -14,10 +14,11 @@ import threading
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from ..errors import InputError, Interrupted, N2VError
-from .options import DENOISE, TRAIN, build_options, dialog_fields
+from . import tasks
+from .options import DENOISE, TRAIN, dialog_spec
 from .pixels import as_imageplus, image_stack, new_image
 
 log = logging.getLogger(__name__)
@@ -31,36 +32,35 @@ def _ij() -> Any:
     return JClass("ij.IJ")
 
 
-def _progress(command: str, what: str) -> Callable[[int, int], None]:
-    """A callback that moves ImageJ's progress bar and status line."""
-    IJ = _ij()
+class _ImageJReporter:
+    """Messages of a running command to ImageJ's Log, progress bar, status line and loss plot.
 
-    def report(done: int, total: int) -> None:
-        IJ.showProgress(done, total)
-        IJ.showStatus(f"{command}: {what} {done}/{total}")
+    Built on the plugin's thread, where ``Macro.getOptions()`` tells a macro (no plot: its window
+    would become the macro's current image) from a menu run.
+    """
 
-    return report
+    def __init__(self, command: str) -> None:
+        from jpype import JClass
+
+        self.IJ = _ij()
+        self.plot = JClass("N2V_LossPlot")(command) if JClass("ij.Macro").getOptions() is None else None
+
+    def log(self, text: str) -> None:
+        self.IJ.log(text)
+
+    def progress(self, done: int, total: int, status: str) -> None:
+        self.IJ.showProgress(done, total)
+        self.IJ.showStatus(status)
+
+    def loss(self, epoch: int, loss: float, val_loss: float) -> None:
+        if self.plot is not None:
+            self.plot.add(float(epoch), loss, val_loss)
 
 
 def denoise_image(image: Any, options: str) -> Any:
     """Denoise an ``ImagePlus`` with the options of ``N2V Denoise``; returns the new ``ImagePlus``."""
-    from ..axes import choose
-    from ..inference import load_denoiser
-
-    chosen = build_options(DENOISE, options)
-    config = chosen.config
-    stack = image_stack(image)
-    frames = choose(config.frames, stack.frames, "frame")
-    channels = choose(config.channels, stack.channels, "channel")
-    denoiser = load_denoiser(chosen.model, config.precision)
-    planes = denoiser.denoise_planes(
-        stack, frames=frames, channels=channels, bit_depth=config.bit_depth, batch_planes=config.batch_planes,
-        keep_zero_columns=config.keep_zero_columns, progress=_progress(DENOISE, "plane"),
-    )
-    result = new_image(planes, image, None if frames is None else len(frames))
-    result.setProperty("Info", denoiser.provenance())  # Image > Show Info; saved with the TIFF
-    _ij().log(f"{DENOISE}: {result.getTitle()}: {denoiser.provenance()}")
-    return result
+    denoised = tasks.denoise(image_stack(image), str(image.getTitle()), options, _ImageJReporter(DENOISE))
+    return new_image(denoised.planes, image, denoised.frames, denoised.title, denoised.info)
 
 
 @contextmanager
@@ -91,26 +91,8 @@ def escape_stops(poll_seconds: float = 0.3) -> Iterator[threading.Event]:
 
 def train_on_image(image: Any, options: str) -> Path:
     """Train a model on an ``ImagePlus`` with the options of ``N2V Train``; returns the model folder."""
-    from ..training import train_model
-
-    IJ = _ij()
-    stack = image_stack(image)
-    chosen = build_options(TRAIN, options, stack.channels)
-
-    def on_epoch(epoch: int, epochs: int, logs: dict, seconds: float) -> None:
-        IJ.log(f"{TRAIN}: epoch {epoch}/{epochs}  loss {logs.get('loss', float('nan')):.4f}  "
-               f"val_loss {logs.get('val_loss', float('nan')):.4f}  ({seconds:.1f} s)")
-        IJ.showProgress(epoch, epochs)
-        IJ.showStatus(f"{TRAIN}: epoch {epoch}/{epochs}")
-
-    IJ.log(f"{TRAIN}: training {chosen.model} on '{image.getTitle()}' ({len(stack)} planes); press Esc to stop.")
     with escape_stops() as stop:
-        result = train_model([stack], chosen.model, chosen.config, overwrite=chosen.overwrite,
-                             on_epoch=on_epoch, on_survey=_progress(TRAIN, "reading plane"),
-                             resume=chosen.resume, stop=stop)
-    IJ.log(f"{TRAIN}: model written to {result.model_folder}, trained in {result.precision} precision (history.csv, loss.png"
-           f"{', ' + result.archive.name if result.archive else ''}).")
-    return result.model_folder
+        return tasks.train(image_stack(image), str(image.getTitle()), options, _ImageJReporter(TRAIN), stop)
 
 
 def run_command(command: str, image: Any, options: str, gateway: Any = None) -> None:
@@ -118,7 +100,7 @@ def run_command(command: str, image: Any, options: str, gateway: Any = None) -> 
     if command not in (DENOISE, TRAIN):
         raise InputError(f"The command '{command}' is unknown: use {DENOISE} or {TRAIN}.")
     if image is None:
-        raise InputError("No image is open: open a stack first, e.g. with open(path) in a macro.")
+        raise tasks.no_image()
     image = as_imageplus(image, gateway)
     if command == DENOISE:
         result = denoise_image(image, options)
@@ -132,13 +114,13 @@ def run_command(command: str, image: Any, options: str, gateway: Any = None) -> 
 def install_handler(debug: bool = False, dialogs: bool = True, gateway: Any = None) -> Any:
     """Install the Python handler in the Java bridge class; returns it (keep it referenced)."""
     global _handler
-    from jpype import JArray, JClass, JImplements, JOverride, JString
+    from jpype import JClass, JImplements, JOverride, JString
 
     @JImplements("N2V_Bridge$Handler")
     class Handler:
         @JOverride
         def fields(self, command):
-            return JArray(JString)(dialog_fields(str(command)))
+            return JString(dialog_spec(str(command)))
 
         @JOverride
         def run(self, command, image, options):
@@ -164,5 +146,7 @@ def install_handler(debug: bool = False, dialogs: bool = True, gateway: Any = No
     bridge.setHandler(_handler)
     bridge.setDialogs(dialogs)
     if not dialogs:
-        bridge.closeDialogs()
+        from . import dialogs as closer
+
+        closer.install()
     return _handler

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError
+from . import dialogs
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def run_macro(code: str, argument: str = "", emit: Callable[[str], None] | None 
     bridge = JClass("N2V_Bridge")
     interpreter = JClass("ij.macro.Interpreter")()
     interpreter.setIgnoreErrors(True)  # report errors to us instead of in a dialog
-    failures, dialogs = int(bridge.failures()), int(bridge.closedDialogs())
+    failures, closed = int(bridge.failures()), dialogs.closed()
     value = None
     with _LogTail(emit) as tail:
         try:
@@ -95,8 +96,8 @@ def run_macro(code: str, argument: str = "", emit: Callable[[str], None] | None 
         except JException as exc:
             log.debug("The macro ended with %s", exc)
     error = None if interpreter.getErrorMessage() is None else str(interpreter.getErrorMessage())
-    if error is None and int(bridge.closedDialogs()) > dialogs:
-        error = f"ImageJ showed the dialog {bridge.lastDialog()}, which no one can answer in a headless run"
+    if error is None and dialogs.closed() > closed:
+        error = f"ImageJ showed the dialog {dialogs.last()}, which no one can answer in a headless run"
     failed = error is not None or int(bridge.failures()) > failures or (value is not None and str(value) == "[aborted]")
     return MacroResult(None if value is None else str(value), failed, error, "".join(tail.collected))
 

@@ -22,7 +22,6 @@ TRAIN = "N2V Train"
 SETTINGS: dict[str, type[Settings]] = {DENOISE: DenoiseConfig, TRAIN: TrainConfig}
 
 _OPTION = re.compile(r"([A-Za-z_][\w.]*)(?:=(?:\[([^\]]*)\]|(\S*)))?")
-_KINDS = {"bool": "b", "int": "i", "float": "f", "text": "s"}  # dialog kinds read by the Java plugin
 _MODEL = SettingField("model", "model", "text", "", "an n2v model folder or bioimage.io zip")
 _TRAIN_FLAGS = (
     SettingField("overwrite", "overwrite", "bool", False, "replace an existing model of that name"),
@@ -61,15 +60,23 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def dialog_fields(command: str) -> list[str]:
-    """The fields of the command's dialog as ``kind:key:default`` (read by the Java plugin).
+def dialog_spec(command: str) -> str:
+    """The command's dialog for the jar to show: one line per field, ``KIND<TAB>KEY<TAB>DEFAULT[<TAB>CHOICE...]``.
 
-    Expert settings (``dialog=False``) are left out of the dialog but accepted in macros. A
-    field's default is the value last used in this session, else the settings' default.
+    KIND is text, path (a text field with a Browse button), int, float, bool or choice (the
+    choices follow the default). The key is the field's label and its macro key, so the Recorder
+    records a ``run(...)`` line that ``build_options`` parses. Expert settings (``dialog=False``)
+    are left out of the dialog but accepted in macros. A field's default is the value last used
+    in this session, else the settings' default.
     """
     last = _last_used.get(command, {})
-    shown = [o for o in command_options(command) if o.dialog]
-    return [f"{_KINDS[o.kind]}:{o.key}:{_as_text(last.get(o.key, o.default))}" for o in shown]
+    lines = []
+    for o in command_options(command):
+        if o.dialog:
+            kind = "path" if o is _MODEL else "choice" if o.choices else o.kind
+            values = [kind, o.key, _as_text(last.get(o.key, o.default)), *(str(c) for c in o.choices)]
+            lines.append("\t".join(values))
+    return "\n".join(lines)
 
 
 def parse_option_string(text: str) -> dict[str, str | None]:

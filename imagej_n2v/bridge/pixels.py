@@ -21,6 +21,24 @@ _DTYPES = {8: np.uint8, 16: np.uint16, 32: np.float32}
 _TIFF_SUFFIXES = (".tif", ".tiff")
 
 
+def plane_dtype(title: str, bit_depth: int, channels: int, slices: int, frames: int, planes: int) -> np.dtype:
+    """The numpy type of an ImageJ image's pixels; refuses RGB and a hyperstack whose sizes disagree.
+
+    Java-free, so that the worker process checks an image it only knows by description the same way.
+    """
+    if bit_depth not in _DTYPES:
+        raise InputError(
+            f"The image '{title}' is {bit_depth}-bit RGB: N2V denoises 8, 16 and 32-bit images; "
+            f"convert it first with Image > Color > Make Composite, or Image > Type."
+        )
+    if channels * slices * frames != planes:
+        raise InputError(
+            f"The image '{title}' claims {channels} channels x {slices} slices x {frames} frames "
+            f"but holds {planes} planes: fix it with Image > Hyperstacks > Stack to Hyperstack."
+        )
+    return np.dtype(_DTYPES[bit_depth])
+
+
 class ImagePlanes:
     """A TZCYX array-like over an ``ImagePlus``: ``planes[t, z, c]`` is one (Y, X) numpy plane.
 
@@ -28,21 +46,11 @@ class ImagePlanes:
     """
 
     def __init__(self, image: Any):
-        bit_depth = int(image.getBitDepth())
-        if bit_depth not in _DTYPES:
-            raise InputError(
-                f"The image '{image.getTitle()}' is {bit_depth}-bit RGB: N2V denoises 8, 16 and 32-bit images; "
-                f"convert it first with Image > Color > Make Composite, or Image > Type."
-            )
         self.image = image
         self.stack = image.getStack()
-        self.dtype = np.dtype(_DTYPES[bit_depth])
         width, height, channels, slices, frames = (int(n) for n in image.getDimensions())
-        if channels * slices * frames != int(self.stack.getSize()):
-            raise InputError(
-                f"The image '{image.getTitle()}' claims {channels} channels x {slices} slices x {frames} frames "
-                f"but holds {self.stack.getSize()} planes: fix it with Image > Hyperstacks > Stack to Hyperstack."
-            )
+        self.dtype = plane_dtype(str(image.getTitle()), int(image.getBitDepth()), channels, slices, frames,
+                                 int(self.stack.getSize()))
         self.shape = (frames, slices, channels, height, width)
         self.ndim = 5
 
@@ -88,39 +96,22 @@ def output_title(title: str) -> str:
     return f"{title}_denoised"
 
 
-def new_image(planes: Iterable[np.ndarray], like: Any, frames: int | None = None, title: str | None = None) -> Any:
+def new_image(planes: Iterable[np.ndarray], like: Any, frames: int | None = None, title: str | None = None,
+              info: str | None = None) -> Any:
     """An ``ImagePlus`` from output planes in ImageJ order, shaped and calibrated like ``like``.
 
-    ``frames`` is the output's frame count when only some frames were processed. The result
-    is a hyperstack with the input's channels and slices, its calibration (pixel size, unit,
-    z spacing, frame interval) and, for composites, its display mode and channel colours.
+    ``frames`` is the output's frame count when only some frames were processed; ``info`` becomes
+    the Info property (Image > Show Info, saved with the TIFF). The jar's ``N2V_Bridge.resultImage``
+    makes the hyperstack (the input's channels and slices, its calibration and, for composites, its
+    display mode and channel colours), as it does for planes that come from the worker process.
     """
     from jpype import JClass
 
-    ImagePlus = JClass("ij.ImagePlus")
-    ImageStack = JClass("ij.ImageStack")
-    CompositeImage = JClass("ij.CompositeImage")
-
-    width, height, channels, slices, in_frames = (int(n) for n in like.getDimensions())
-    frames = in_frames if frames is None else frames
-    stack = ImageStack(width, height)
-    bit_depth = None
+    width, height = int(like.getWidth()), int(like.getHeight())
+    stack = JClass("ij.ImageStack")(width, height)
     for plane in planes:
         if plane.shape != (height, width):
             raise ValueError(f"plane of shape {plane.shape} for a {width}x{height} image")
-        bit_depth = 16 if plane.dtype == np.uint16 else 32
         stack.addSlice(None, _java_plane(plane))
-    if int(stack.getSize()) != channels * slices * frames:
-        raise ValueError(f"{stack.getSize()} planes for {channels} channels x {slices} slices x {frames} frames")
-    result = ImagePlus(title or output_title(str(like.getTitle())), stack)
-    result.setDimensions(channels, slices, frames)
-    result.setOpenAsHyperStack(int(stack.getSize()) > 1)
-    result.setCalibration(like.getCalibration().copy())
-    if like.isComposite() and channels > 1:
-        result = CompositeImage(result, like.getMode())
-        result.copyLuts(like)  # channel colours and display ranges
-    elif bit_depth == int(like.getBitDepth()):
-        result.setDisplayRange(like.getDisplayRangeMin(), like.getDisplayRangeMax())
-    else:
-        result.resetDisplayRange()
-    return result
+    frames = int(like.getNFrames()) if frames is None else frames
+    return JClass("N2V_Bridge").resultImage(stack, like, title or output_title(str(like.getTitle())), frames, info)

@@ -1,104 +1,52 @@
+import ij.CompositeImage;
 import ij.IJ;
-import java.awt.AWTEvent;
-import java.awt.Component;
-import java.awt.Container;
-import java.awt.Dialog;
-import java.awt.Label;
-import java.awt.TextComponent;
-import java.awt.Toolkit;
-import java.awt.event.WindowEvent;
-import java.lang.reflect.Field;
-import javax.swing.text.JTextComponent;
 import ij.ImagePlus;
+import ij.ImageStack;
 import ij.Macro;
 import ij.WindowManager;
 import ij.gui.GenericDialog;
 import ij.macro.Interpreter;
+import java.awt.GraphicsEnvironment;
 
 /**
- * The meeting point of ImageJ and Python: the plugins gather options here and hand them to the
- * handler that Python installs (a JPype proxy). All N2V logic lives in Python; this class only
- * shows the dialog (so the Recorder records the options) and reports failures.
+ * Where the N2V plugins meet Python. The plugins only gather options and move pixels; all N2V
+ * logic is in Python, reached one of two ways:
+ * <ul>
+ * <li>a handler that Python installed in this JVM (JPype: imagej-n2v gui / macro), or</li>
+ * <li>otherwise (ImageJ or Fiji started the usual way) a Python worker process, see N2V_Worker.</li>
+ * </ul>
+ * A command's options come from the macro (Macro.getOptions()), or from a dialog whose fields
+ * Python describes, so the Recorder records a run(...) line that replays.
  */
 public class N2V_Bridge {
 
-    /** Implemented in Python (imagej_n2v.bridge.commands). */
+    /** Implemented in Python (imagej_n2v.bridge.commands) when Python started this JVM. */
     public interface Handler {
-        /**
-         * The dialog fields of a command, one per entry as "kind:key:default" where kind is
-         * s (text), i (integer), f (decimal number) or b (checkbox).
-         */
-        String[] fields(String command);
+        /** The command's dialog fields: see dialogSpec below for the format. */
+        String fields(String command);
 
         /** Runs a command on an image (null when none is open); returns null on success or the error sentence. */
         String run(String command, ImagePlus image, String options);
     }
 
+    /** A problem to report as one sentence (the command's name is put in front). */
+    static final class Failure extends Exception {
+        Failure(String sentence) {
+            super(sentence);
+        }
+    }
+
     private static volatile Handler handler;
     private static volatile int failures;
     private static volatile boolean dialogs = true;
-    private static volatile int closedDialogs;
-    private static volatile String lastDialog;
 
     public static void setHandler(Handler newHandler) {
         handler = newHandler;
     }
 
-    /** Headless runs turn dialogs off: a command without options then fails instead of waiting for a click. */
+    /** Python's headless runs turn dialogs off: a command without options then fails instead of waiting for a click. */
     public static void setDialogs(boolean shown) {
         dialogs = shown;
-    }
-
-    /**
-     * Closes every dialog as soon as it opens, after writing its title and text to the Log:
-     * a run without a screen has no one to click OK, and a modal dialog would wait forever.
-     */
-    public static void closeDialogs() {
-        Toolkit.getDefaultToolkit().addAWTEventListener(event -> {
-            if (event.getID() != WindowEvent.WINDOW_OPENED || !(event.getSource() instanceof Dialog))
-                return;
-            Dialog dialog = (Dialog) event.getSource();
-            StringBuilder text = new StringBuilder();
-            collectText(dialog, text);
-            lastDialog = "[" + dialog.getTitle() + "] " + text.toString().trim();
-            closedDialogs++;
-            IJ.log(lastDialog);
-            dialog.dispose();
-        }, AWTEvent.WINDOW_EVENT_MASK);
-    }
-
-    private static void collectText(Component component, StringBuilder text) {
-        String found = null;
-        if (component instanceof Label)
-            found = ((Label) component).getText();
-        else if (component instanceof TextComponent)
-            found = ((TextComponent) component).getText();
-        else if (component instanceof JTextComponent)
-            found = ((JTextComponent) component).getText().replaceAll("<[^>]*>", " ");
-        else if (component instanceof ij.gui.MultiLineLabel) {
-            try {
-                Field lines = ij.gui.MultiLineLabel.class.getDeclaredField("lines");
-                lines.setAccessible(true);
-                found = String.join(" ", (String[]) lines.get(component));
-            } catch (ReflectiveOperationException | RuntimeException e) {
-                found = null;
-            }
-        }
-        if (found != null && found.trim().length() > 0)
-            text.append(found.trim().replaceAll("\\s+", " ")).append(' ');
-        if (component instanceof Container)
-            for (Component child : ((Container) component).getComponents())
-                collectText(child, text);
-    }
-
-    /** How many dialogs closeDialogs() had to close: a headless run that needed one did not go as written. */
-    public static int closedDialogs() {
-        return closedDialogs;
-    }
-
-    /** The title and text of the last dialog closeDialogs() closed. */
-    public static String lastDialog() {
-        return lastDialog;
     }
 
     /** How many commands failed since the JVM started: lets a caller see failures a macro ignored. */
@@ -106,65 +54,140 @@ public class N2V_Bridge {
         return failures;
     }
 
+    /** Whether no one can answer a dialog: ImageJ's -batch runs (no ImageJ window) and Fiji's --headless. */
+    static boolean batch() {
+        return GraphicsEnvironment.isHeadless() || (handler == null && IJ.getInstance() == null);
+    }
+
     /** Runs a command the way its plugin was called: from a macro's options, or through a dialog. */
     static void run(String command) {
         // Macro.getOptions() is only set on ImageJ's macro threads: read it here, in the plugin's run().
         String options = Macro.getOptions();
-        Handler current = handler;
-        if (current == null) {
-            fail(command, "the N2V commands need Python: start ImageJ with 'imagej-n2v gui' or run macros with 'imagej-n2v macro'.");
-            return;
-        }
         ImagePlus image = WindowManager.getCurrentImage();
-        if (options == null && image != null && dialogs) {
-            options = ask(command, current.fields(command));
+        Handler inJvm = handler;
+        boolean asked = options == null && image != null && dialogs && !batch();
+        try {
+            if (asked) {
+                options = ask(command, inJvm != null ? inJvm.fields(command) : N2V_Worker.fields(command));
+                if (options == null)
+                    return; // cancelled
+            }
             if (options == null)
-                return; // cancelled
+                options = "";
+            if (inJvm == null) {
+                N2V_Worker.execute(command, image, options, asked);
+                return;
+            }
+            String error = inJvm.run(command, image, options);
+            if (error != null && error.length() > 0)
+                throw new Failure(error);
+        } catch (Failure failure) {
+            fail(command, failure.getMessage());
         }
-        String error = current.run(command, image, options == null ? "" : options);
-        if (error != null && error.length() > 0)
-            fail(command, error);
     }
 
-    /** Shows the command's dialog; returns its values as a macro options string, null if cancelled. */
-    private static String ask(String command, String[] fields) {
+    /**
+     * Shows the command's dialog; returns its values as a macro options string, null if cancelled.
+     * The spec (imagej_n2v.bridge.options.dialog_spec) has one line per field,
+     * KIND TAB KEY TAB DEFAULT [TAB CHOICE...], KIND being text, path, int, float, bool or choice.
+     */
+    private static String ask(String command, String spec) {
+        String[][] fields = dialogSpec(spec);
         GenericDialog dialog = new GenericDialog(command);
-        for (String field : fields) {
-            String[] part = field.split(":", 3);
-            if (part[0].equals("s"))
-                dialog.addStringField(part[1], part[2], 40);
-            else if (part[0].equals("b"))
-                dialog.addCheckbox(part[1], Boolean.parseBoolean(part[2]));
+        for (String[] field : fields) {
+            String kind = field[0], key = field[1], value = field[2];
+            if (kind.equals("text"))
+                dialog.addStringField(key, value, 40);
+            else if (kind.equals("path"))
+                dialog.addDirectoryField(key, value, 40);
+            else if (kind.equals("bool"))
+                dialog.addCheckbox(key, Boolean.parseBoolean(value));
+            else if (kind.equals("choice"))
+                dialog.addChoice(key, java.util.Arrays.copyOfRange(field, 3, field.length), value);
             else
-                dialog.addNumericField(part[1], Double.parseDouble(part[2]), part[0].equals("i") ? 0 : 3);
+                dialog.addNumericField(key, Double.parseDouble(value), kind.equals("int") ? 0 : decimals(value));
         }
         dialog.showDialog();
         if (dialog.wasCanceled())
             return null;
         StringBuilder options = new StringBuilder();
-        for (String field : fields) {
-            String[] part = field.split(":", 3);
-            if (part[0].equals("s")) {
+        for (String[] field : fields) {
+            String kind = field[0], key = field[1];
+            if (kind.equals("text") || kind.equals("path")) {
                 String value = dialog.getNextString().trim();
                 if (value.length() > 0)
-                    options.append(part[1]).append("=[").append(value).append("] ");
-            } else if (part[0].equals("b")) {
+                    options.append(key).append("=[").append(value).append("] ");
+            } else if (kind.equals("bool")) {
                 if (dialog.getNextBoolean())
-                    options.append(part[1]).append(' ');
+                    options.append(key).append(' ');
+            } else if (kind.equals("choice")) {
+                options.append(key).append('=').append(dialog.getNextChoice()).append(' ');
             } else {
                 double value = dialog.getNextNumber();
-                options.append(part[1]).append('=').append(part[0].equals("i") ? String.valueOf((long) value) : String.valueOf(value)).append(' ');
+                options.append(key).append('=').append(kind.equals("int") ? String.valueOf((long) value) : String.valueOf(value)).append(' ');
             }
         }
         return options.toString();
     }
 
-    /** Reports a failed command: aborts the running macro with the sentence, or shows it. */
+    static String[][] dialogSpec(String spec) {
+        String[] lines = spec.split("\n");
+        String[][] fields = new String[lines.length][];
+        for (int i = 0; i < lines.length; i++)
+            fields[i] = lines[i].split("\t", -1);
+        return fields;
+    }
+
+    /** Decimals to show for a default such as 0.0004, so that it does not read 0.000. */
+    private static int decimals(String value) {
+        int point = value.indexOf('.');
+        return point < 0 ? 0 : Math.min(6, Math.max(1, value.length() - point - 1));
+    }
+
+    /**
+     * A denoised result: the planes in ImageJ's order, as a hyperstack shaped like the input (its
+     * channels and slices, frames as given), with its calibration, display range or, for a
+     * composite, its mode and channel colours, and Info (shown by Image > Show Info, saved in TIFFs).
+     */
+    public static ImagePlus resultImage(ImageStack stack, ImagePlus like, String title, int frames, String info) {
+        int channels = like.getNChannels(), slices = like.getNSlices();
+        if (stack.getSize() != channels * slices * frames)
+            throw new IllegalArgumentException(stack.getSize() + " planes for " + channels + " channels x " + slices
+                    + " slices x " + frames + " frames");
+        ImagePlus result = new ImagePlus(title, stack);
+        result.setDimensions(channels, slices, frames);
+        result.setOpenAsHyperStack(stack.getSize() > 1);
+        result.setCalibration(like.getCalibration().copy());
+        if (like.isComposite() && channels > 1) {
+            result = new CompositeImage(result, ((CompositeImage) like).getMode());
+            ((CompositeImage) result).copyLuts(like);
+        } else if (result.getBitDepth() == like.getBitDepth()) {
+            result.setDisplayRange(like.getDisplayRangeMin(), like.getDisplayRangeMax());
+        } else {
+            result.resetDisplayRange();
+        }
+        if (info != null)
+            result.setProperty("Info", info);
+        return result;
+    }
+
+    /**
+     * Reports a failed command: aborts the running macro with the sentence, or shows it. In a batch
+     * run nothing may wait for a click: the sentence goes to stderr and the macro ends, and so ImageJ.
+     */
     private static void fail(String command, String error) {
         failures++;
         String message = command + ": " + error;
-        IJ.log(message);
         Interpreter macro = Interpreter.getInstance();
+        if (batch()) {
+            System.err.println(message);
+            if (macro != null) {
+                macro.setIgnoreErrors(true); // abort quietly: an error dialog would keep ImageJ from exiting
+                macro.abort(message);
+            }
+            return;
+        }
+        IJ.log(message);
         if (macro != null)
             macro.abort(message);
         else

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagej_n2v.bridge.options import DENOISE, TRAIN, build_options, dialog_fields, parse_option_string
+from imagej_n2v.bridge.options import DENOISE, TRAIN, build_options, dialog_spec, parse_option_string
 from imagej_n2v.config import DenoiseConfig, TrainConfig
 from imagej_n2v.errors import InputError
 
@@ -28,22 +28,29 @@ def test_train_options_use_the_config_defaults_and_the_users_words():
     assert build_options(TRAIN, "model=/m").config == TrainConfig()
 
 
+def _fields(command: str) -> dict[str, list[str]]:
+    """The dialog spec as {key: [kind, default, choices...]}, in the dialog's order."""
+    return {line.split("\t")[1]: [line.split("\t")[0], *line.split("\t")[2:]] for line in dialog_spec(command).split("\n")}
+
+
 def test_train_resume_is_a_checkbox_that_defaults_to_off():
     assert build_options(TRAIN, "model=/m resume").resume
     assert not build_options(TRAIN, "model=/m").resume
-    assert any(field.split(":")[1] == "resume" for field in dialog_fields(TRAIN))
+    assert _fields(TRAIN)["resume"] == ["bool", "False"]
 
 
 def test_dialog_defaults_come_from_the_config_classes(monkeypatch):
     from imagej_n2v.bridge import options
 
     monkeypatch.setattr(options, "_last_used", {})  # nothing used yet in this session
-    denoise = dict(f.split(":", 2)[1:] for f in dialog_fields(DENOISE))
-    assert denoise["bit_depth"] == str(DenoiseConfig().bit_depth)
-    train = {key: (kind, default) for kind, key, default in (f.split(":", 2) for f in dialog_fields(TRAIN))}
-    assert train["epochs"] == ("i", str(TrainConfig().epochs))
-    assert train["validation"] == ("f", str(TrainConfig().val_fraction))
-    assert train["overwrite"][0] == "b" and list(train)[0] == "model"
+    denoise = _fields(DENOISE)
+    assert denoise["bit_depth"] == ["int", str(DenoiseConfig().bit_depth)]
+    assert denoise["model"] == ["path", ""]
+    assert denoise["precision"] == ["choice", "fp32", "fp32", "bf16", "fp16", "auto"]
+    train = _fields(TRAIN)
+    assert train["epochs"] == ["int", str(TrainConfig().epochs)]
+    assert train["validation"] == ["float", str(TrainConfig().val_fraction)]
+    assert train["overwrite"][0] == "bool" and list(train)[0] == "model"
 
 
 @pytest.mark.parametrize("command, options, words", [
@@ -68,6 +75,6 @@ def test_dialog_offers_the_values_last_used(monkeypatch):
 
     monkeypatch.setattr(options, "_last_used", {})
     build_options(DENOISE, "model=[/my models/a] bit_depth=32")
-    shown = dict(f.split(":", 2)[1:] for f in dialog_fields(DENOISE))
-    assert shown["model"] == "/my models/a" and shown["bit_depth"] == "32"
-    assert shown["batch_planes"] == str(DenoiseConfig().batch_planes)
+    shown = _fields(DENOISE)
+    assert shown["model"][1] == "/my models/a" and shown["bit_depth"][1] == "32"
+    assert shown["batch_planes"][1] == str(DenoiseConfig().batch_planes)
