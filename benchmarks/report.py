@@ -95,6 +95,10 @@ def write_report(results: dict, out: Path) -> None:
         f"**{w['network_traces']}** time(s) (exit status {w['exit_status']}).",
         "",
     ]
+    if results.get("imagej_worker"):
+        from .imagej_worker import report_lines
+
+        lines += report_lines(results["imagej_worker"])
     t = results.get("training")
     lines += [] if not t else [
         "## Training steps per second (same settings, same stack)",

@@ -33,7 +33,7 @@ from .report import write_report
 
 REPO = Path(__file__).resolve().parent.parent
 SIDE_BY_SIDE = ("seed_way", "cli_denoise", "network_alone")
-PARTS = ("denoise", "warm", "training", "large")
+PARTS = ("denoise", "warm", "imagej", "training", "large")
 
 
 def machine() -> dict:
@@ -236,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slices-256", type=int, default=8, help="slices per frame of the 256x256 stack")
     parser.add_argument("--repeats", type=int, default=1, help="side-by-side rounds (the median is reported)")
     parser.add_argument("--batch-planes", type=int, default=4, help="planes per network call for (b) and (c), at most BATCH_PIXELS")
+    parser.add_argument("--worker-rounds", type=int, default=3, help="warm N2V Denoise commands in ImageJ's worker mode")
+    parser.add_argument("--worker-slices", type=int, default=10, help="slices per frame of the worker mode's 512x512 stack")
     parser.add_argument("--train-steps", type=int, default=10, help="training steps per epoch (3 epochs)")
     parser.add_argument("--warm-files", type=int, default=20, help="small stacks in the warm-session check")
     parser.add_argument("--parts", default=",".join(PARTS),
@@ -273,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
                                                                   work) for size in (512, 256)}
     if "warm" in parts:
         results["warm_session"] = warm_session(options.warm_files, model["folder"], work)
+    if "imagej" in parts:
+        from .imagej_worker import imagej_worker
+
+        results["imagej_worker"] = imagej_worker(model, options.worker_rounds, options.batch_planes, options.frames,
+                                                 options.worker_slices, work, run_job)
     if "training" in parts:
         results["training"] = training_rates(options.train_steps, stacks[256], work)
     if "large" in parts and options.large_gb > 0:

@@ -44,7 +44,7 @@ def test_dialog_defaults_come_from_the_config_classes(monkeypatch):
 
     monkeypatch.setattr(options, "_last_used", {})  # nothing used yet in this session
     denoise = _fields(DENOISE)
-    assert denoise["bit_depth"] == ["int", str(DenoiseConfig().bit_depth)]
+    assert denoise["bit_depth"] == ["choice", str(DenoiseConfig().bit_depth), "auto", "16", "32"]
     assert denoise["model"] == ["path", ""]
     assert denoise["precision"] == ["choice", "fp32", "fp32", "bf16", "fp16", "auto"]
     train = _fields(TRAIN)
@@ -76,5 +76,5 @@ def test_dialog_offers_the_values_last_used(monkeypatch):
     monkeypatch.setattr(options, "_last_used", {})
     build_options(DENOISE, "model=[/my models/a] bit_depth=32")
     shown = _fields(DENOISE)
-    assert shown["model"][1] == "/my models/a" and shown["bit_depth"][1] == "32"
+    assert shown["model"][1] == "/my models/a" and shown["bit_depth"][1] == "32"  # one of the choices
     assert shown["batch_planes"][1] == str(DenoiseConfig().batch_planes)

@@ -234,3 +234,17 @@ def test_killing_imagej_mid_training_stops_the_worker_and_keeps_both_models(imag
     assert (model / "config.json").read_bytes() == before
     kept = json.loads((tmp_path / "domes.incomplete" / "imagej_n2v.json").read_text())
     assert kept["incomplete"] and 1 <= kept["epochs_done"] < 50
+
+
+def test_fiji_headless_runs_the_commands_through_the_worker(tmp_path):
+    fiji = os.environ.get("FIJI_DIR")
+    if not fiji or not Path(fiji, "jars").is_dir():
+        pytest.skip("no Fiji.app here: set FIJI_DIR to a Fiji.app the plugin may be installed into")
+    launcher = next((p for p in Path(fiji).iterdir() if p.name.startswith(("ImageJ-linux64", "fiji-linux"))), None)
+    if launcher is None:
+        pytest.skip(f"no Linux launcher in {fiji}")
+    assert main(["--quiet", "install-plugin", fiji]) == 0
+    macro = tmp_path / "bad.ijm"
+    macro.write_text('newImage("a", "16-bit ramp", 16, 16, 1); run("N2V Denoise", "model=[/m] colour=red"); print("after");\n')
+    run = subprocess.run([str(launcher), "--headless", "-batch", str(macro)], capture_output=True, text=True, timeout=600)
+    assert "'colour' is unknown" in run.stderr and "after" not in run.stdout
