@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagej_n2v.bridge.options import DENOISE, TRAIN, build_options, command_options, dialog_fields
+from imagej_n2v.bridge.options import DENOISE, TRAIN, build_options, command_options, dialog_spec
 from imagej_n2v.cli import _settings, build_parser
 from imagej_n2v.config import DenoiseConfig, TrainConfig, setting_fields
 from imagej_n2v.errors import InputError
@@ -45,7 +45,7 @@ def test_every_setting_is_a_cli_option_and_a_macro_key(command, macro_command, s
 @pytest.mark.parametrize("command, macro_command, settings", COMMANDS)
 def test_defaults_live_in_the_settings_class(command, macro_command, settings):
     assert _cli_settings(command, settings) == build_options(macro_command, "model=m").config == settings()
-    shown = {f.split(":", 2)[1]: f.split(":", 2)[2] for f in dialog_fields(macro_command)}
+    shown = {line.split("\t")[1]: line.split("\t")[2] for line in dialog_spec(macro_command).split("\n")}
     for field in setting_fields(settings):
         if field.dialog and field.default is not None:
             assert shown[field.key] == str(field.default)
