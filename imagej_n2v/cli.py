@@ -300,9 +300,9 @@ def _denoise_on_cluster(args, config, paths: Sequence[Path]) -> int:
             run = ClusterRun(client, args.model, config, jobs, args.overwrite,
                              progress=lambda done, total: bar.update(done - bar.n))
 
-            def denoise_file(path: Path) -> None:
+            def denoise_file(path: Path) -> None:  # called in the order of ``paths``, as planned
                 started = time.monotonic()
-                job = run.denoise_file(path)
+                job = run.write_next()
                 log.info("%s -> %s (%s %s, %.1f s)", path.name, job.target, job.axes, job.shape, time.monotonic() - started)
                 print(job.target)
 

@@ -21,8 +21,8 @@ from collections import deque
 from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import chain
 from importlib import metadata
+from itertools import chain
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -49,9 +49,12 @@ PIECES_AHEAD_PER_THREAD = 2
 queued, while the client and the workers hold only a few finished pieces at a time."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Piece:
-    """A run of output planes of one file: the unit of work a worker denoises."""
+    """A run of output planes of one file: the unit of work a worker denoises.
+
+    Compared by identity: an input named twice is two jobs with pieces of their own.
+    """
 
     path: str
     axes: str | None
@@ -236,7 +239,7 @@ class ClusterRun:
     def __init__(self, client, model: str | os.PathLike, config: DenoiseConfig, jobs: Sequence[FileJob],
                  overwrite: bool = False, progress: Callable[[int, int], None] | None = None):
         self.client = client
-        self.jobs = {job.path: job for job in jobs}
+        self._jobs = deque(jobs)
         self.overwrite = overwrite
         self.progress = progress
         self.total = sum(job.n_planes for job in jobs)
@@ -244,13 +247,13 @@ class ClusterRun:
         ahead = max(2, PIECES_AHEAD_PER_THREAD * sum(client.nthreads().values()))
         self._prefetch = _Prefetch(client, jobs, str(Path(model).resolve()), config, ahead)
 
-    def denoise_file(self, path: Path) -> FileJob:
-        """Write the output of one planned input; raises its ``N2VError`` (the file is skipped)."""
-        job = self.jobs[path]
+    def write_next(self) -> FileJob:
+        """Write the output of the next planned input; raises its ``N2VError`` (the file is skipped)."""
+        job = self._jobs.popleft()
         if job.error is not None:
             raise job.error
         if job.axes != job.image.axes:
-            log.warning("%s: axes %s are written in ImageJ's order %s.", path.name, job.image.axes, job.axes)
+            log.warning("%s: axes %s are written in ImageJ's order %s.", job.path.name, job.image.axes, job.axes)
         try:
             results = self._results(job)
             first = next(results)
@@ -404,4 +407,4 @@ def denoise_files(
     with connect(cluster) as client:
         jobs = [plan_file(p, axes, config, Path(output) if output else None, overwrite, task_planes) for p in paths]
         run = ClusterRun(client, model, config, jobs, overwrite, progress)
-        return [run.denoise_file(path).target for path in paths]
+        return [run.write_next().target for _ in jobs]

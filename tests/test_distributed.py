@@ -109,6 +109,16 @@ def test_scheduler_outputs_equal_the_single_process_run(cluster, folder, tiny_mo
     assert _hashes(out) == reference
 
 
+def test_input_named_twice_is_written_once_as_by_one_process(cluster, folder, tiny_model, reference, tmp_path, capsys):
+    out = tmp_path / "out"
+    dome = str(folder / "dome.tif")
+    code = main(["denoise", dome, dome, "--model", str(tiny_model), "--output", str(out),
+                 "--scheduler", cluster.scheduler_address, *PIECE])
+    assert code == 1
+    assert "dome_denoised.tif already exists" in capsys.readouterr().err
+    assert _hashes(out) == {"dome_denoised.tif": reference["dome_denoised.tif"]}
+
+
 def test_api_with_chosen_frames_in_float_equals_the_single_process_run(cluster, input_files, tiny_model, tmp_path):
     single, spread = tmp_path / "single", tmp_path / "spread"
     assert main(["--quiet", "denoise", str(input_files.channels), "--model", str(tiny_model), "--output", str(single),
@@ -162,3 +172,36 @@ def test_worker_with_another_version_is_named(tiny_model, input_files, tmp_path,
     assert "has imagej-n2v 9.9.9 but this machine has" in err[-1]
     assert err[-1].startswith("imagej-n2v: error: The Dask worker tcp://127.0.0.1:")
     assert not (tmp_path / "out").exists()
+
+
+def test_scheduler_lost_mid_run_is_one_sentence_and_leaves_no_output(input_files, tiny_model, tmp_path, capsys,
+                                                                      monkeypatch):
+    """``dask scheduler`` and ``dask worker`` processes; the scheduler is killed once the
+    (cold) worker has a piece, so the worker is still loading TensorFlow and the model."""
+    monkeypatch.setattr(n2v_distributed, "CONNECT_TIMEOUT_S", 1)  # how long the client tries to reconnect
+    scheduler_file = tmp_path / "scheduler.json"
+    common = ["--host", "127.0.0.1", "--no-dashboard", "--scheduler-file", str(scheduler_file)]
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", "0", *common],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--nthreads", "1", *common],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = tmp_path / "out"
+    result: dict = {}
+    try:
+        with distributed.Client(scheduler_file=str(scheduler_file), set_as_default=False, timeout=60) as watcher:
+            run = threading.Thread(target=lambda: result.setdefault("code", main([
+                "denoise", str(input_files.dome), "--model", str(tiny_model), "--output", str(out),
+                "--scheduler", watcher.scheduler.address, *PIECE])))
+            run.start()
+            _wait_for(lambda: any(watcher.processing().values()), run)
+            scheduler.kill()
+            run.join(timeout=120)
+    finally:
+        for process in (scheduler, worker):
+            process.kill()
+            process.wait(timeout=60)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert result.get("code") == 2
+    assert err[-1].startswith("imagej-n2v: error: The Dask scheduler tcp://127.0.0.1:")
+    assert "was lost while denoising" in err[-1]
+    assert not out.exists() or not list(out.iterdir())
