@@ -132,6 +132,10 @@ def write_report(results: dict, out: Path) -> None:
             f"({p['rss_before_mb']:.0f} MB before sampling), {p['work_s']:.0f} s.",
             "",
         ]
+    if results.get("cluster"):
+        from .cluster import report_lines
+
+        lines += report_lines(results["cluster"])
     lines.append(NOTES)
     out.write_text("\n".join(lines))
 

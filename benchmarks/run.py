@@ -29,11 +29,14 @@ from imagej_n2v.inference import BATCH_PIXELS
 from imagej_n2v.synthetic import make_stack
 from imagej_n2v.tiff_io import Calibration, write_image, write_planes
 
+from . import cluster
 from .report import write_report
 
 REPO = Path(__file__).resolve().parent.parent
 SIDE_BY_SIDE = ("seed_way", "cli_denoise", "network_alone")
-PARTS = ("denoise", "warm", "imagej", "training", "large")
+PARTS = ("denoise", "warm", "imagej", "training", "large", "cluster")
+TINY_NETWORK = {"depth": 1, "kernel": 3, "n_first": 2}
+"""For runs that measure memory or overhead, not the network."""
 
 
 def machine() -> dict:
@@ -212,7 +215,7 @@ def large_run(gigabytes: float, channels: int, model_stack: Path, work: Path) ->
     """Peak RSS of ``imagej-n2v denoise`` and of training-data preparation on a large stack."""
     print("large stack", flush=True)
     large = large_stack(gigabytes, channels, (512, 512), work)
-    tiny = {"depth": 1, "kernel": 3, "n_first": 2}
+    tiny = TINY_NETWORK
     tiny_model = str(work / "models" / "tiny")
     n2v_model(Path(tiny_model), tiny, model_stack, work)
     denoised = run_job("cli_denoise", {"model": tiny_model, "input": str(large), "output_dir": str(work / "large_out"),
@@ -284,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         results["training"] = training_rates(options.train_steps, stacks[256], work)
     if "large" in parts and options.large_gb > 0:
         results["large_stack"] = large_run(options.large_gb, options.large_channels, stacks[256], work)
+    if "cluster" in parts:
+        tiny = work / "models" / "tiny"
+        n2v_model(tiny, TINY_NETWORK, stacks[256], work)
+        results["cluster"] = cluster.run_part(model["folder"], str(tiny), work, options.repeats)
     results["load_at_end"] = os.getloadavg()
 
     out.with_suffix(".json").write_text(json.dumps(results, indent=2))
