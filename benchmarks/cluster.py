@@ -239,16 +239,17 @@ def report_lines(c: dict) -> list[str]:
         "",
         f"**Scaling estimate for N machines.** One 512x512 plane costs {cpu_plane:.2f} CPU s here, so a 1024x1024 "
         f"plane about {cpu_plane_1k:.1f} CPU s, {machine_plane_1k:.1f} s on a 2-core machine. A default task (64 MB of "
-        f"float32: 16 such planes, {task_work:.0f} s of work) carries {1000 * o['per_task_s']:.0f} ms of overhead, "
-        f"{100 * o['per_task_s'] / task_work:.2f} % of it. With N worker machines of this kind the time is about "
-        f"`planes x {machine_plane_1k:.1f} s / N` plus start-up, while the storage keeps up: each worker reads "
-        f"{mb_s:.1f} MB/s of 16-bit planes and the client receives and writes as much again per worker. A shared file "
-        f"system that serves 500 MB/s becomes the limit near N = {500 / (2 * mb_s):.0f} (reads and writes together), "
-        f"a client on 1 Gb/s Ethernet (about 110 MB/s in) near N = {110 / mb_s:.0f}; beyond that more workers add "
-        f"nothing and the client's link and the file system set the pace (write the outputs on a machine close to "
-        f"the storage). GPU workers compute a plane tens of times faster, so they reach these limits with a few "
-        f"machines. The example from the issue, 500 time points of 200 slices of 1024x1024 (100,000 planes), is "
-        f"{100000 * machine_plane_1k / 3600:.0f} hours on one such machine and about "
+        f"float32: 16 such planes, {task_work:.0f} s of work) carries {1000 * o['per_task_cpu_s']:.0f} ms of CPU "
+        f"overhead ({1000 * o['per_task_s']:.0f} ms of wall time on this loaded machine), under "
+        f"{100 * max(o['per_task_s'], o['per_task_cpu_s']) / task_work:.1f} % of it. With N worker machines of this "
+        f"kind the time is about `planes x {machine_plane_1k:.1f} s / N` plus start-up, while the storage keeps up: "
+        f"each worker reads {mb_s:.1f} MB/s of 16-bit planes, and the client receives and writes as much again per "
+        f"worker. A shared file system that serves 500 MB/s becomes the limit near N = {500 / (2 * mb_s):.0f} (reads "
+        f"and writes together), a client on 1 Gb/s Ethernet (about 110 MB/s in) near N = {110 / mb_s:.0f}; beyond "
+        f"that more workers add nothing: the client's link and the file system set the pace (run the client on a "
+        f"machine close to the storage). Workers that compute a plane k times faster (GPUs) reach these limits with "
+        f"k times fewer machines. The example of 500 time points of 200 slices of 1024x1024 (100,000 planes) is "
+        f"about {100000 * machine_plane_1k / 3600:.0f} hours on one such machine and "
         f"{100000 * machine_plane_1k / 3600 / 20:.1f} hours on 20.",
         "",
     ]

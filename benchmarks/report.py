@@ -50,11 +50,13 @@ def _row(cells) -> str:
 
 def write_report(results: dict, out: Path) -> None:
     m = results["machine"]
+    cpus = results.get("cpus", {})
+    taken = ", ".join(f"{part} {date} on {cpus.get(part, m['cpu'])}"
+                      for part, date in results.get("dates", {"all": m["date"]}).items())
     lines = [
         "# imagej-n2v benchmark",
         "",
-        f"Taken {', '.join(f'{part} {date}' for part, date in results.get('dates', {'all': m['date']}).items())} "
-        f"on {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, GPU: {m['gpu']}; "
+        f"Taken {taken}; {m['cores']} cores, {m['ram_gb']} GB RAM, GPU: {m['gpu']}; "
         f"{m['os']}, Python {m['python']}, TensorFlow {m['tensorflow']}, n2v {m['n2v']}. "
         f"Load average at start {results['load_at_start'][0]:.1f}, at end {results['load_at_end'][0]:.1f}.",
         "",

@@ -262,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {**earlier, "machine": machine(), "load_at_start": os.getloadavg()}
     results.setdefault("settings", {}).update({part: vars(options).copy() for part in parts})
     results.setdefault("dates", {}).update({part: results["machine"]["date"] for part in parts})
+    results.setdefault("cpus", {}).update({part: results["machine"]["cpu"] for part in parts})  # machines change
     print(f"machine: {results['machine']}", flush=True)
 
     stacks = {}
