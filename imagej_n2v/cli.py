@@ -254,7 +254,7 @@ def _run_denoise(args) -> int:
     from .config import DenoiseConfig
     from .inference import load_denoiser
     from .output_types import output_dtype
-    from .tiff_io import find_tiffs, output_shape, read_image, write_planes
+    from .tiff_io import find_tiffs, for_output, output_shape, read_image, write_planes
 
     config = _settings(args, DenoiseConfig)
     paths = find_tiffs(args.inputs)
@@ -274,6 +274,8 @@ def _run_denoise(args) -> int:
         folder = Path(args.output) if args.output else path.parent
         target = folder / f"{path.stem}_denoised.tif"
         shape = output_shape(stack, out_axes, None if frames is None else len(frames))
+        dtype = output_dtype(stack.dtype, config.bit_depth)
+        calibration, transform = for_output(image.calibration, stack, frames, dtype)
         n_planes = len(list(stack.indices(frames)))
         with _progress_bar(n_planes, path.name, "plane") as bar:
             planes = denoiser.denoise_planes(
@@ -281,8 +283,8 @@ def _run_denoise(args) -> int:
                 batch_planes=config.batch_planes, keep_zero_columns=config.keep_zero_columns,
                 progress=lambda done, total: bar.update(done - bar.n),
             )
-            write_planes(target, planes, out_axes, shape, output_dtype(stack.dtype, config.bit_depth),
-                         image.calibration, overwrite=args.overwrite, info=denoiser.provenance())
+            write_planes(target, planes if transform is None else map(transform, planes), out_axes, shape, dtype,
+                         calibration, overwrite=args.overwrite, info=denoiser.provenance())
         log.info("%s -> %s (%s %s, %.1f s)", path.name, target, out_axes, shape, time.monotonic() - started)
         print(target)
 

@@ -13,9 +13,10 @@ import os
 import tempfile
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
+from xml.etree import ElementTree
 
 import numpy as np
 import tifffile
@@ -30,9 +31,30 @@ log = logging.getLogger(__name__)
 TIFF_SUFFIXES = (".tif", ".tiff")
 
 
+_STRUCTURE = {"ImageJ", "images", "channels", "slices", "frames", "hyperstack", "loop", "axes"}
+"""ImageJ entries that describe the written file itself: tifffile writes them anew."""
+
+_DISPLAY = ("mode", "LUTs", "Ranges")
+_VALUE_CALIBRATION = ("cf", "c0", "c1", "c2", "c3", "c4", "vunit")
+"""ImageJ's calibration function of raw pixel values (e.g. signed 16-bit: value = raw - 32768)."""
+
+_POSITIONED = ("Overlays",)
+"""Entries whose parts are tied to planes, which a choice of frames renumbers."""
+
+_IMAGEJ_UNITS = {"µm": "micron", "um": "micron", "μm": "micron", "Å": "angstrom"}
+"""OME unit symbols -> what ImageJ writes in its TIFFs (ASCII; 'micron' is shown as µm)."""
+
+_OME_TIME_UNITS = {"s": "sec"}
+
+
 @dataclass
 class Calibration:
-    """Physical sizes and display settings that travel from the input to the output."""
+    """What travels from the input to the output beside the pixels.
+
+    Physical sizes, display settings, ImageJ's Info and slice labels, and every other ImageJ
+    entry (``extra``: units of Y, Z and time, origins, the value calibration function, the
+    display range, Properties, overlays and ROIs), kept as they are.
+    """
 
     pixel_width: float = 1.0
     pixel_height: float = 1.0
@@ -40,6 +62,10 @@ class Calibration:
     z_spacing: float | None = None
     frame_interval: float | None = None
     display: dict[str, Any] = field(default_factory=dict)  # ImageJ 'mode', 'LUTs', 'Ranges'
+    extra: dict[str, Any] = field(default_factory=dict)
+    info: str | None = None  # ImageJ's Info (Image > Show Info)
+    labels: list[str] | None = None  # one per plane, ImageJ order (C fastest, then Z, then T)
+    channel_names: list[str] | None = None  # from OME-XML; written as slice labels when there are none
 
 
 @dataclass
@@ -174,7 +200,7 @@ def _check_complete(path: Path, tif: tifffile.TiffFile, series: tifffile.TiffPag
         )
 
 
-def _calibration(tif: tifffile.TiffFile) -> Calibration:
+def _calibration(tif: tifffile.TiffFile, path: Path) -> Calibration:
     meta = tif.imagej_metadata or {}
     page = tif.pages.first
     cal = Calibration(unit=str(meta.get("unit", "pixel")))
@@ -188,8 +214,60 @@ def _calibration(tif: tifffile.TiffFile) -> Calibration:
         cal.z_spacing = float(meta["spacing"])
     if "finterval" in meta:
         cal.frame_interval = float(meta["finterval"])
-    cal.display = {k: meta[k] for k in ("mode", "LUTs", "Ranges") if k in meta}
+    cal.display = {k: meta[k] for k in _DISPLAY if k in meta}
+    cal.info = meta.get("Info")
+    labels = meta.get("Labels")
+    cal.labels = list(labels) if labels else None
+    handled = _STRUCTURE | set(_DISPLAY) | {"unit", "spacing", "finterval", "Info", "Labels"}
+    cal.extra = {k: v for k, v in meta.items() if k not in handled}
+    if tif.is_ome and tif.ome_metadata:
+        _read_ome(tif.ome_metadata, cal, path)
     return cal
+
+
+def _read_ome(xml: str, cal: Calibration, path: Path) -> None:
+    """Physical sizes, time increment and channel names of the first OME image, as ImageJ holds them.
+
+    Sizes an ImageJ description already gave are kept; OME's default units (µm, s) apply
+    where the XML names none.
+    """
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError as exc:
+        log.warning("%s: its OME-XML cannot be read (%s): pixel sizes and channel names are not carried over.",
+                    path.name, exc)
+        return
+    pixels = root.find("{*}Image/{*}Pixels")
+    if pixels is None:
+        return
+
+    def size(name: str) -> tuple[float, str] | None:
+        value = pixels.get(f"PhysicalSize{name}")
+        unit = pixels.get(f"PhysicalSize{name}Unit", "µm")
+        return (float(value), _IMAGEJ_UNITS.get(unit, unit)) if value else None
+
+    x, y, z = size("X"), size("Y"), size("Z")
+    if x and cal.unit in ("pixel", ""):
+        cal.pixel_width, cal.unit = x
+        cal.pixel_height = y[0] if y else x[0]
+        if y and y[1] != x[1]:
+            cal.extra["yunit"] = y[1]
+    if z and cal.z_spacing is None:
+        cal.z_spacing = z[0]
+        if z[1] != cal.unit:
+            cal.extra["zunit"] = z[1]
+    increment = pixels.get("TimeIncrement")
+    if increment and cal.frame_interval is None:
+        cal.frame_interval = float(increment)
+        unit = pixels.get("TimeIncrementUnit", "s")
+        if _OME_TIME_UNITS.get(unit, unit) != "sec":
+            cal.extra["tunit"] = unit
+    names = [c.get("Name") or "" for c in pixels.findall("{*}Channel")]
+    if any(names):
+        cal.channel_names = names
+    log.info("%s: from its OME-XML, pixel sizes, z step, time increment and channel names are carried over "
+             "as ImageJ calibration and slice labels; the rest of it (instrument, acquisition, positions) is not.",
+             path.name)
 
 
 def read_image(path: str | os.PathLike, axes: str | None = None) -> TiffImage:
@@ -236,17 +314,72 @@ def read_image(path: str | os.PathLike, axes: str | None = None) -> TiffImage:
                 data = series.asarray().reshape(shape)
             except Exception as exc:  # tifffile, imagecodecs and numpy raise many types
                 raise _damaged(path, exc) from None
-    return TiffImage(path, PlaneStack(data, axes, source=str(path)), _calibration(tif), bool(tif.is_imagej))
+    return TiffImage(path, PlaneStack(data, axes, source=str(path)), _calibration(tif, path), bool(tif.is_imagej))
+
+
+def for_output(
+    calibration: Calibration, stack: PlaneStack, frames: list[int] | None, dtype: np.dtype
+) -> tuple[Calibration, Callable[[np.ndarray], np.ndarray] | None]:
+    """The output's calibration for ``frames`` of ``stack`` written as ``dtype``, and a plane transform.
+
+    Slice labels follow the chosen frames (channel names become labels where there are
+    none). Overlays, tied to planes, are kept only when every frame is written. A float output
+    of integer pixels with ImageJ's straight-line value calibration (signed 16-bit images are
+    stored so) gets the calibrated values, which is what ImageJ's own 32-bit conversion does;
+    the transform returned does that to each output plane. Whatever cannot be kept is logged.
+    """
+    out = replace(calibration, extra=dict(calibration.extra), display=dict(calibration.display), channel_names=None)
+    source = Path(stack.source).name
+    per_frame = stack.slices * stack.channels
+    labels = calibration.labels
+    if labels is None and calibration.channel_names:
+        if len(calibration.channel_names) == stack.channels:
+            labels = list(calibration.channel_names) * (stack.slices * stack.frames)
+        else:
+            log.warning("%s: its %d channel names do not match its %d channels and are not kept.",
+                        source, len(calibration.channel_names), stack.channels)
+    if labels is not None and len(labels) != len(stack):
+        log.warning("%s: its %d slice labels do not match its %d planes and are not kept.", source, len(labels), len(stack))
+        labels = None
+    if labels is not None and frames is not None:
+        labels = [labels[t * per_frame + i] for t in frames for i in range(per_frame)]
+    out.labels = labels
+    if frames is not None and list(frames) != list(range(stack.frames)):
+        for key in _POSITIONED:
+            if out.extra.pop(key, None) is not None:
+                log.warning("%s: its overlay is not kept: it is tied to planes and only some frames were written.", source)
+    transform = None
+    if np.dtype(dtype).kind == "f" and stack.dtype.kind in "ui" and "cf" in out.extra:
+        function = {k: out.extra.pop(k) for k in _VALUE_CALIBRATION if k in out.extra}
+        if int(function["cf"]) == 0 and "c0" in function and "c1" in function:  # Calibration.STRAIGHT_LINE
+            offset, slope = float(function["c0"]), float(function["c1"])
+            transform = lambda plane: np.add(offset, slope * plane, dtype=np.float32)  # noqa: E731
+            for key in ("min", "max", "Ranges"):  # display ranges were in raw units
+                out.extra.pop(key, None)
+                out.display.pop(key, None)
+            log.info("%s: its value calibration (%g + %g x raw) is applied: the float output holds calibrated values.",
+                     source, offset, slope)
+        else:
+            log.warning("%s: its value calibration function (ImageJ function %s) is not kept in a float output; "
+                        "use bit depth 16 to keep it.", source, function["cf"])
+    return out, transform
 
 
 def imagej_metadata(axes: str, calibration: Calibration, info: str | None = None) -> tuple[dict, dict]:
-    """tifffile keyword arguments that make ImageJ show the calibration and display settings."""
+    """tifffile keyword arguments that make ImageJ show the calibration and display settings.
+
+    ``info`` (what made the output) is added below the input's own Info.
+    """
     metadata: dict[str, Any] = {"axes": axes, "unit": calibration.unit}
     if calibration.z_spacing is not None:
         metadata["spacing"] = calibration.z_spacing
     if calibration.frame_interval is not None:
         metadata["finterval"] = calibration.frame_interval
+    metadata.update(calibration.extra)
     metadata.update(calibration.display)
+    if calibration.labels:
+        metadata["Labels"] = calibration.labels
+    info = "\n".join(i for i in (calibration.info, info) if i)
     if info:
         metadata["Info"] = info
     extra = {"resolution": (1.0 / calibration.pixel_width, 1.0 / calibration.pixel_height)}

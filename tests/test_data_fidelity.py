@@ -86,3 +86,21 @@ def test_api_output_type_holds_the_values(kind, quality_model):
     result = api.denoise(data, STACK.axes, quality_model)
     assert result.dtype == np.dtype(expected) and result.shape == data.shape
     _check_values(result, data)
+
+
+def test_cli_carries_ome_sizes_and_channel_names_to_the_imagej_output(quality_model, tmp_path):
+    noisy = STACK.noisy.astype(np.float32)
+    data = np.stack([noisy, noisy[:, ::-1]], axis=1) / noisy.max()  # ZCYX, float 0..1 as after a normalisation
+    source = tmp_path / "scope.ome.tif"
+    tifffile.imwrite(source, data, ome=True, metadata={
+        "axes": "ZCYX", "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.2, "PhysicalSizeZ": 0.5, "Channel": {"Name": ["DAPI", "GFP"]}})
+    assert main(["--quiet", "denoise", str(source), "--model", str(quality_model), "--output", str(tmp_path / "out")]) == 0
+    with tifffile.TiffFile(tmp_path / "out" / "scope.ome_denoised.tif") as tif:
+        meta = tif.imagej_metadata
+        numerator, denominator = tif.pages.first.tags["XResolution"].value
+        result = tif.asarray()
+    assert denominator / numerator == pytest.approx(0.2)
+    assert meta["unit"] == "micron" and meta["spacing"] == pytest.approx(0.5)
+    assert meta["Labels"] == ["DAPI", "GFP"] * 2
+    assert result.dtype == np.float32 and result.shape == data.shape
+    _check_values(result[:, 0], data[:, 0])

@@ -9,7 +9,7 @@ are reinterpreted as the unsigned 16-bit values ImageJ shows.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -96,14 +96,19 @@ def output_title(title: str) -> str:
     return f"{title}_denoised"
 
 
-def new_image(planes: Iterable[np.ndarray], like: Any, frames: int | None = None, title: str | None = None,
+def frame_list(frames: Sequence[int] | None) -> str:
+    """0-based frames as the jar's ``resultImage`` takes them: 1-based, comma-separated; "" for all."""
+    return "" if frames is None else ",".join(str(t + 1) for t in frames)
+
+
+def new_image(planes: Iterable[np.ndarray], like: Any, frames: Sequence[int] | None = None, title: str | None = None,
               info: str | None = None) -> Any:
     """An ``ImagePlus`` from output planes in ImageJ order, shaped and calibrated like ``like``.
 
-    ``frames`` is the output's frame count when only some frames were processed; ``info`` becomes
-    the Info property (Image > Show Info, saved with the TIFF). The jar's ``N2V_Bridge.resultImage``
-    makes the hyperstack (the input's channels and slices, its calibration and, for composites, its
-    display mode and channel colours), as it does for planes that come from the worker process.
+    ``frames`` are the 0-based frames processed when not all were; ``info`` is added below the
+    input's Info property (Image > Show Info, saved with the TIFF). The jar's
+    ``N2V_Bridge.resultImage`` makes the hyperstack with what the input carries (see there), as it
+    does for planes that come from the worker process.
     """
     from jpype import JClass
 
@@ -113,5 +118,5 @@ def new_image(planes: Iterable[np.ndarray], like: Any, frames: int | None = None
         if plane.shape != (height, width):
             raise ValueError(f"plane of shape {plane.shape} for a {width}x{height} image")
         stack.addSlice(None, _java_plane(plane))
-    frames = int(like.getNFrames()) if frames is None else frames
-    return JClass("N2V_Bridge").resultImage(stack, like, title or output_title(str(like.getTitle())), frames, info)
+    return JClass("N2V_Bridge").resultImage(stack, like, title or output_title(str(like.getTitle())),
+                                            frame_list(frames), info)

@@ -8,6 +8,7 @@ progress bar and loss plot are, which a ``Reporter`` hides.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ class Denoised:
     """The output planes of N2V Denoise (a lazy stream, in ImageJ's order) and what describes them."""
 
     planes: Iterator[np.ndarray]
-    frames: int  # frames of the output (fewer than the input's when frames= chose some)
+    frames: list[int] | None  # 0-based frames of the input in the output; None: all
     title: str
     info: str  # the model and precision, for the image's Info property and the Log
 
@@ -63,14 +64,30 @@ def denoise(stack: PlaneStack, title: str, options: str, report: Reporter) -> De
     )
     result_title = output_title(title)
     done = f"{DENOISE}: {result_title}: {denoiser.provenance()}"
-    return Denoised(_then(planes, report.log, done), stack.frames if frames is None else len(frames), result_title,
-                    denoiser.provenance())
+    return Denoised(_then(planes, report, done), frames, result_title, denoiser.provenance())
 
 
-def _then(planes: Iterator[np.ndarray], log, text: str) -> Iterator[np.ndarray]:
-    """``planes``, then ``text`` to the Log once the last one was made."""
-    yield from planes
-    log(text)
+class _LogWarnings(logging.Handler):
+    """Warnings of the core (pixels clipped to fit 16 bits, metadata not kept) to ImageJ's Log."""
+
+    def __init__(self, report: Reporter):
+        super().__init__(logging.WARNING)
+        self.report = report
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.report.log(f"{DENOISE}: {record.getMessage()}")
+
+
+def _then(planes: Iterator[np.ndarray], report: Reporter, text: str) -> Iterator[np.ndarray]:
+    """``planes``, with the core's warnings in the Log while they are made, then ``text`` to the Log."""
+    package = logging.getLogger("imagej_n2v")
+    handler = _LogWarnings(report)
+    package.addHandler(handler)
+    try:
+        yield from planes
+    finally:
+        package.removeHandler(handler)
+    report.log(text)
 
 
 def train(stack: PlaneStack, title: str, options: str, report: Reporter, stop: threading.Event) -> Path:

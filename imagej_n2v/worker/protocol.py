@@ -21,7 +21,8 @@ worker -> ImageJ
     update       ``current``/``maximum`` for the progress bar, ``message`` for the status line
     log          ``message`` for ImageJ's Log
     loss         ``epoch``, ``loss``, ``val_loss`` after each training epoch (the loss plot)
-    completion   the command finished: ``title`` and ``info`` of a denoised image, or ``model``
+    completion   the command finished: ``title``, ``frames`` (the input's frames it holds, 1-based,
+                 comma-separated; empty for all) and ``info`` of a denoised image, or ``model``
     failure      the command failed: ``error`` is the one sentence for the user
 ImageJ -> worker
     fields       ``command``: which dialog to describe

@@ -21,7 +21,7 @@ import numpy as np
 from .. import __version__
 from ..bridge import tasks
 from ..bridge.options import DENOISE, TRAIN, dialog_spec
-from ..bridge.pixels import plane_dtype
+from ..bridge.pixels import frame_list, plane_dtype
 from ..errors import DependencyError, InputError, Interrupted, N2VError
 from ..stack import PlaneStack
 from .protocol import PROTOCOL, Message, ProtocolError, encode, plane_message, read_message
@@ -157,7 +157,7 @@ def execute(connection: Connection, request: Message) -> Message:
             if connection.stop.is_set():
                 raise Interrupted(f"{DENOISE} stopped at your request: no image was made.")
             connection.send(plane_message("plane", plane))
-        return Message("completion", {"title": denoised.title, "frames": str(denoised.frames), "info": denoised.info})
+        return Message("completion", {"title": denoised.title, "frames": frame_list(denoised.frames), "info": denoised.info})
     folder = tasks.train(stack, title, options, report, connection.stop)
     return Message("completion", {"model": str(folder)})
 

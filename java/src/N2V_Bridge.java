@@ -5,7 +5,11 @@ import ij.ImageStack;
 import ij.Macro;
 import ij.WindowManager;
 import ij.gui.GenericDialog;
+import ij.gui.Overlay;
+import ij.gui.Roi;
 import ij.macro.Interpreter;
+import ij.measure.Calibration;
+import ij.process.ImageProcessor;
 import java.awt.GraphicsEnvironment;
 
 /**
@@ -145,19 +149,48 @@ public class N2V_Bridge {
     }
 
     /**
-     * A denoised result: the planes in ImageJ's order, as a hyperstack shaped like the input (its
-     * channels and slices, frames as given), with its calibration, display range or, for a
-     * composite, its mode and channel colours, and Info (shown by Image > Show Info, saved in TIFFs).
+     * The denoised image: planes in ImageJ order (C fastest, then Z, then T) shaped like {@code like}
+     * (its channels and slices; {@code frames} names the input's frames kept, 1-based and
+     * comma-separated, "" for all), with what the input carries: its calibration, display range or,
+     * for a composite, its mode and channel colours, slice labels, properties, ROI, overlay (only when
+     * every frame is kept), and Info with {@code info} added below (Image > Show Info, saved in
+     * TIFFs). A 32-bit result of an 8 or 16-bit image with a straight-line value calibration (signed
+     * 16-bit is one) holds the calibrated values, as Image > Type > 32-bit gives. What cannot be kept
+     * is said in the Log.
      */
-    public static ImagePlus resultImage(ImageStack stack, ImagePlus like, String title, int frames, String info) {
+    public static ImagePlus resultImage(ImageStack stack, ImagePlus like, String title, String frames, String info) {
         int channels = like.getNChannels(), slices = like.getNSlices();
-        if (stack.getSize() != channels * slices * frames)
+        int[] kept = keptFrames(frames, like.getNFrames());
+        if (stack.getSize() != channels * slices * kept.length)
             throw new IllegalArgumentException(stack.getSize() + " planes for " + channels + " channels x " + slices
-                    + " slices x " + frames + " frames");
+                    + " slices x " + kept.length + " frames");
+        Calibration calibration = like.getCalibration().copy();
+        double[] line = stack.getBitDepth() == 32 && like.getBitDepth() != 32
+                && calibration.getFunction() == Calibration.STRAIGHT_LINE ? calibration.getCoefficients() : null;
+        ImageStack input = like.getStack();
+        int n = 1;
+        for (int t : kept)
+            for (int z = 1; z <= slices; z++)
+                for (int c = 1; c <= channels; c++, n++) {
+                    stack.setSliceLabel(input.getSliceLabel(like.getStackIndex(c, z, t)), n);
+                    if (line != null && line.length >= 2) {
+                        ImageProcessor plane = stack.getProcessor(n);
+                        plane.multiply(line[1]);
+                        plane.add(line[0]);
+                    }
+                }
+        if (line != null) {
+            calibration.disableDensityCalibration();
+            IJ.log(like.getTitle() + ": its value calibration (" + line[0] + " + " + line[1]
+                    + " x raw) is applied: the 32-bit result holds calibrated values.");
+        } else if (stack.getBitDepth() == 32 && like.getBitDepth() != 32 && calibration.calibrated()) {
+            IJ.log(like.getTitle() + ": its value calibration function is not kept in a 32-bit result; "
+                    + "use bit_depth=16 to keep it.");
+        }
         ImagePlus result = new ImagePlus(title, stack);
-        result.setDimensions(channels, slices, frames);
+        result.setDimensions(channels, slices, kept.length);
         result.setOpenAsHyperStack(stack.getSize() > 1);
-        result.setCalibration(like.getCalibration().copy());
+        result.setCalibration(calibration);
         if (like.isComposite() && channels > 1) {
             result = new CompositeImage(result, ((CompositeImage) like).getMode());
             ((CompositeImage) result).copyLuts(like);
@@ -166,9 +199,44 @@ public class N2V_Bridge {
         } else {
             result.resetDisplayRange();
         }
-        if (info != null)
-            result.setProperty("Info", info);
+        copyAnnotations(like, result, kept.length == like.getNFrames());
+        String before = like.getInfoProperty();
+        String joined = before == null || before.isEmpty() ? info : info == null ? before : before + "\n" + info;
+        if (joined != null)
+            result.setProperty("Info", joined);
         return result;
+    }
+
+    /** 1-based frames from "2,4" ("" or null: all {@code count} of them). */
+    private static int[] keptFrames(String frames, int count) {
+        if (frames == null || frames.trim().isEmpty()) {
+            int[] all = new int[count];
+            for (int t = 0; t < count; t++)
+                all[t] = t + 1;
+            return all;
+        }
+        String[] parts = frames.split(",");
+        int[] kept = new int[parts.length];
+        for (int i = 0; i < parts.length; i++)
+            kept[i] = Integer.parseInt(parts[i].trim());
+        return kept;
+    }
+
+    /** Properties, ROI and overlay of {@code like} onto {@code result}; an overlay that cannot be kept is logged. */
+    private static void copyAnnotations(ImagePlus like, ImagePlus result, boolean everyFrame) {
+        String[] properties = like.getPropertiesAsArray();
+        if (properties != null)
+            result.setProperties(properties);
+        Roi roi = like.getRoi();
+        if (roi != null)
+            result.setRoi((Roi) roi.clone());
+        Overlay overlay = like.getOverlay();
+        if (overlay != null && overlay.size() > 0) {
+            if (everyFrame)
+                result.setOverlay(overlay.duplicate());
+            else
+                IJ.log(like.getTitle() + ": its overlay is not kept: it is tied to planes and only some frames were denoised.");
+        }
     }
 
     /**

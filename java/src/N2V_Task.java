@@ -75,7 +75,7 @@ final class N2V_Task {
                         Double.parseDouble(message.get("val_loss")));
         } else if (type.equals("completion")) {
             if (message.values.containsKey("title"))
-                N2V_Bridge.resultImage(output, image, message.get("title"), message.number("frames"), message.get("info")).show();
+                N2V_Bridge.resultImage(output, image, message.get("title"), message.get("frames"), message.get("info")).show();
             IJ.showStatus(command + ": done");
             return true;
         } else if (type.equals("failure")) {

@@ -61,3 +61,73 @@ def test_imagej_refuses_16_bit_for_a_float_image_it_would_flatten(macro, quality
                                             options="bit_depth=16"))
     assert result.failed
     assert "cannot be written as 16-bit" in result.error and "bit_depth=32" in result.error
+
+
+def test_cli_output_of_an_ome_tiff_opens_in_imagej_with_its_scale(imagej, quality_model, tmp_path):
+    from jpype import JClass
+
+    from imagej_n2v.cli import main
+
+    source = tmp_path / "scope.ome.tif"
+    tifffile.imwrite(source, np.stack([STACK.noisy, STACK.noisy], axis=1), ome=True, metadata={
+        "axes": "ZCYX", "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.2, "PhysicalSizeZ": 0.5, "Channel": {"Name": ["DAPI", "GFP"]}})
+    assert main(["--quiet", "denoise", str(source), "--model", str(quality_model)]) == 0
+    image = JClass("ij.IJ").openImage(str(tmp_path / "scope.ome_denoised.tif"))
+    cal = image.getCalibration()
+    assert (cal.pixelWidth, cal.pixelHeight, cal.pixelDepth) == pytest.approx((0.2, 0.2, 0.5))
+    assert str(cal.getUnit()) in ("micron", "µm")  # ImageJ shows both as µm
+    assert tuple(image.getDimensions())[2:] == (2, 2, 1)
+    assert [str(image.getStack().getSliceLabel(n)) for n in (1, 2)] == ["DAPI", "GFP"]
+
+
+ANNOTATE_DENOISE_SAVE = """
+setBatchMode(true);
+open("{source}");
+setMetadata("Info", "objective 60x");
+Stack.setPosition(1, 1, 2);
+setMetadata("Label", "second frame");
+Property.set("stain", "phalloidin");
+makeRectangle(2, 3, 10, 12);
+Overlay.addSelection;
+makeOval(5, 5, 8, 8);
+run("N2V Denoise", "model=[{model}] {options}");
+print("info " + getMetadata("Info"));
+Stack.setPosition(1, 1, 2);
+print("label " + getMetadata("Label") + ", stain " + Property.get("stain") + ", overlay " + Overlay.size + ", roi " + selectionType());
+saveAs("Tiff", "{target}");
+"""
+
+
+def test_imagej_result_keeps_info_labels_properties_overlay_and_roi(macro, tiny_model, tmp_path):
+    source, target = tmp_path / "in.tif", tmp_path / "out.tif"
+    stack = make_stack(frames=2, slices=1, height=32, width=32, seed=6)
+    tifffile.imwrite(source, stack.noisy, imagej=True, metadata={"axes": stack.axes})
+    result = macro(ANNOTATE_DENOISE_SAVE.format(source=source, target=target, model=tiny_model, options=""))
+    assert not result.failed, result.error
+    assert "info objective 60x\nimagej-n2v" in result.log
+    assert "label second frame, stain phalloidin, overlay 1, roi 1" in result.log  # 1: an oval
+    with tifffile.TiffFile(target) as tif:
+        meta = tif.imagej_metadata
+    assert meta["Labels"][1] == "second frame" and "ROI" in meta
+    assert isinstance(meta["Overlays"], bytes), "one overlay roi (tifffile gives a list for several)"
+
+
+def test_imagej_logs_the_overlay_it_cannot_keep_for_chosen_frames(macro, tiny_model, tmp_path):
+    source, target = tmp_path / "in.tif", tmp_path / "out.tif"
+    stack = make_stack(frames=2, slices=1, height=32, width=32, seed=6)
+    tifffile.imwrite(source, stack.noisy, imagej=True, metadata={"axes": stack.axes})
+    result = macro(ANNOTATE_DENOISE_SAVE.format(source=source, target=target, model=tiny_model, options="frames=2"))
+    assert not result.failed, result.error
+    assert "in.tif: its overlay is not kept" in result.log
+    assert "label second frame, stain phalloidin, overlay 0" in result.log
+
+
+def test_imagej_signed_16_bit_in_32_bit_holds_the_calibrated_values(macro, tiny_model, tmp_path):
+    source, target = tmp_path / "in.tif", tmp_path / "out.tif"
+    signed = np.rint(STACK.noisy.astype(np.float64) - STACK.noisy.mean()).astype(np.int16)
+    tifffile.imwrite(source, signed, metadata={"axes": STACK.axes})  # ImageJ opens it as 16-bit, value = raw - 32768
+    result = _denoise_in_imagej(macro, source, target, tiny_model, "bit_depth=32")
+    assert "result 32" in result.log
+    out = tifffile.imread(target)
+    assert out.dtype == np.float32 and out.min() < 0
+    assert float(out.mean()) == pytest.approx(float(signed.mean()), abs=0.05 * float(signed.std()))

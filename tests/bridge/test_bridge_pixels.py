@@ -100,7 +100,7 @@ def test_32_bit_output_and_fewer_frames(imagej, tmp_path):
     array = _labelled((4, 2, 8, 8))
     image = _open(write_image(tmp_path / "frames.tif", array, "TZYX", CAL))
     chosen = [array[t, z].astype(np.float32) + 0.25 for t in (1, 3) for z in range(2)]
-    result = new_image(chosen, image, frames=2)
+    result = new_image(chosen, image, frames=[1, 3])
     assert int(result.getBitDepth()) == 32
     assert tuple(result.getDimensions()) == (8, 8, 1, 2, 2)
     assert JClass("ij.IJ").saveAsTiff(result, str(tmp_path / "two.tif"))
