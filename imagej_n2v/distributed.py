@@ -33,7 +33,7 @@ from .axes import choose
 from .config import DenoiseConfig
 from .errors import ClusterError, N2VError, NothingToDenoise
 from .inference import batch_size
-from .tiff_io import TiffImage, check_target, output_shape, read_image, write_planes
+from .tiff_io import TiffImage, check_target, for_output, output_shape, read_image, write_planes
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ class FileJob:
     target: Path | None = None
     axes: str = ""
     shape: tuple[int, ...] = ()
+    frames: list[int] | None = None  # 0-based frames written; None: all
     pieces: list[Piece] = field(default_factory=list)
     error: N2VError | None = None  # found while planning; reported when the file's turn comes
 
@@ -172,7 +173,7 @@ def plan_file(path: Path, axes: str | None, config: DenoiseConfig, output: Path 
     try:
         job.image = read_image(path, axes)
         stack = job.image.stack
-        frames = choose(config.frames, stack.frames, "frame")
+        frames = job.frames = choose(config.frames, stack.frames, "frame")
         choose(config.channels, stack.channels, "channel")  # refused here, not on a worker
         job.axes = stack.canonical_dims()
         job.target = (output or path.parent) / f"{path.stem}_denoised.tif"
@@ -257,8 +258,10 @@ class ClusterRun:
         try:
             results = self._results(job)
             first = next(results)
-            write_planes(job.target, self._planes(chain([first], results)), job.axes, job.shape, first.planes.dtype,
-                         job.image.calibration, overwrite=self.overwrite, info=first.provenance)
+            calibration, transform = for_output(job.image.calibration, job.image.stack, job.frames, first.planes.dtype)
+            planes = self._planes(chain([first], results))
+            write_planes(job.target, planes if transform is None else map(transform, planes), job.axes, job.shape,
+                         first.planes.dtype, calibration, overwrite=self.overwrite, info=first.provenance)
         except N2VError:
             self._prefetch.drop(job)
             raise

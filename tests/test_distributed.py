@@ -130,6 +130,31 @@ def test_api_with_chosen_frames_in_float_equals_the_single_process_run(cluster, 
     assert _hashes(spread) == _hashes(single)
 
 
+def test_metadata_reaches_the_output_as_in_the_single_process_run(cluster, tiny_model, tmp_path):
+    """OME sizes and channel names, ImageJ labels, a dropped overlay, a value calibration applied (issue 13)."""
+    import tifffile
+
+    from imagej_n2v.synthetic import make_stack
+
+    inputs, single, spread = tmp_path / "in", tmp_path / "single", tmp_path / "spread"
+    inputs.mkdir()
+    stack = make_stack(frames=3, slices=1, channels=2, height=32, width=32, seed=7)
+    tifffile.imwrite(inputs / "scope.ome.tif", stack.noisy, ome=True, metadata={
+        "axes": stack.axes, "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.2, "Channel": {"Name": ["DAPI", "GFP"]}})
+    tifffile.imwrite(inputs / "signed.tif", stack.noisy[:, 0] + np.uint16(30000), imagej=True, metadata={
+        "axes": "TYX", "cf": 0, "c0": -32768.0, "c1": 1.0, "Labels": ["a", "b", "c"], "Overlays": b"Iout\x00\xe4"})
+    options = ["--model", str(tiny_model), "--frames", "2-3", "--bit-depth", "32"]
+    assert main(["--quiet", "denoise", str(inputs), "--output", str(single), *options]) == 0
+    assert main(["--quiet", "denoise", str(inputs), "--output", str(spread), "--scheduler", cluster.scheduler_address,
+                 *PIECE, *options]) == 0
+    assert _hashes(spread) == _hashes(single)
+    with tifffile.TiffFile(spread / "scope.ome_denoised.tif") as tif:
+        assert tif.imagej_metadata["Labels"] == ["DAPI", "GFP"] * 2 and tif.imagej_metadata["unit"] == "micron"
+    with tifffile.TiffFile(spread / "signed_denoised.tif") as tif:
+        assert tif.imagej_metadata["Labels"] == ["b", "c"] and "Overlays" not in tif.imagej_metadata
+        assert tif.asarray().mean() < 0  # calibrated: raw - 32768
+
+
 def test_local_workers_equal_the_single_process_run(input_files, tiny_model, reference, tmp_path):
     """``--workers 1`` starts and stops its own cluster on this machine."""
     out = tmp_path / "out"
