@@ -41,10 +41,14 @@ _VALUE_CALIBRATION = ("cf", "c0", "c1", "c2", "c3", "c4", "vunit")
 _POSITIONED = ("Overlays",)
 """Entries whose parts are tied to planes, which a choice of frames renumbers."""
 
-_IMAGEJ_UNITS = {"µm": "micron", "um": "micron", "μm": "micron", "Å": "angstrom"}
-"""OME unit symbols -> what ImageJ writes in its TIFFs (ASCII; 'micron' is shown as µm)."""
+_IMAGEJ_UNITS = {"µm": "micron", "um": "micron", "μm": "micron", "Å": "angstrom", "s": "sec"}
+"""OME unit symbols -> ImageJ's words ('micron' is shown as µm, 'sec' is its default time unit)."""
 
-_OME_TIME_UNITS = {"s": "sec"}
+
+def _imagej_unit(unit: str) -> str:
+    """An OME unit as ImageJ's TIFF description holds it: ImageJ's word, in ASCII (µs -> us)."""
+    unit = _IMAGEJ_UNITS.get(unit, unit).replace("µ", "u").replace("μ", "u")
+    return unit.encode("ascii", "replace").decode("ascii")
 
 
 @dataclass
@@ -243,10 +247,13 @@ def _read_ome(xml: str, cal: Calibration, path: Path) -> None:
 
     def size(name: str) -> tuple[float, str] | None:
         value = pixels.get(f"PhysicalSize{name}")
-        unit = pixels.get(f"PhysicalSize{name}Unit", "µm")
-        return (float(value), _IMAGEJ_UNITS.get(unit, unit)) if value else None
+        return (float(value), _imagej_unit(pixels.get(f"PhysicalSize{name}Unit", "µm"))) if value else None
 
     x, y, z = size("X"), size("Y"), size("Z")
+    increment = pixels.get("TimeIncrement")
+    names = [c.get("Name") or "" for c in pixels.findall("{*}Channel")]
+    found = [what for what, value in (("pixel size", x), ("z step", z), ("time increment", increment),
+                                      ("channel names", any(names))) if value]
     if x and cal.unit in ("pixel", ""):
         cal.pixel_width, cal.unit = x
         cal.pixel_height = y[0] if y else x[0]
@@ -256,18 +263,16 @@ def _read_ome(xml: str, cal: Calibration, path: Path) -> None:
         cal.z_spacing = z[0]
         if z[1] != cal.unit:
             cal.extra["zunit"] = z[1]
-    increment = pixels.get("TimeIncrement")
     if increment and cal.frame_interval is None:
         cal.frame_interval = float(increment)
-        unit = pixels.get("TimeIncrementUnit", "s")
-        if _OME_TIME_UNITS.get(unit, unit) != "sec":
+        unit = _imagej_unit(pixels.get("TimeIncrementUnit", "s"))
+        if unit != "sec":
             cal.extra["tunit"] = unit
-    names = [c.get("Name") or "" for c in pixels.findall("{*}Channel")]
     if any(names):
         cal.channel_names = names
-    log.info("%s: from its OME-XML, pixel sizes, z step, time increment and channel names are carried over "
-             "as ImageJ calibration and slice labels; the rest of it (instrument, acquisition, positions) is not.",
-             path.name)
+    log.info("%s: from its OME-XML, %s %s carried over as ImageJ calibration and slice labels; the rest of it "
+             "(instrument, acquisition settings, positions) is not.",
+             path.name, ", ".join(found) or "nothing", "is" if len(found) < 2 else "are")
 
 
 def read_image(path: str | os.PathLike, axes: str | None = None) -> TiffImage:

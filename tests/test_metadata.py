@@ -42,7 +42,8 @@ def test_ome_tiff_sizes_time_and_channel_names_reach_imagej(tmp_path, caplog):
                   TimeIncrement=2.0, Channel={"Name": NAMES})
     with caplog.at_level(logging.INFO, logger="imagej_n2v"):
         image = read_image(source)
-    assert "scope.ome.tif: from its OME-XML" in caplog.text and "is not" in caplog.text
+    assert ("scope.ome.tif: from its OME-XML, pixel size, z step, time increment, channel names are carried over"
+            in caplog.text and "is not" in caplog.text)
     with _rewrite(image, tmp_path / "out.tif") as tif:
         meta = tif.imagej_metadata
         assert _pixel_width(tif) == pytest.approx(0.2)
@@ -55,11 +56,11 @@ def test_ome_tiff_sizes_time_and_channel_names_reach_imagej(tmp_path, caplog):
 def test_ome_units_other_than_microns_are_kept_per_axis(tmp_path):
     source = _ome(tmp_path / "nm.ome.tif", np.zeros((3, 4, 8, 8), np.uint16), "TZYX", PhysicalSizeX=65.0,
                   PhysicalSizeXUnit="nm", PhysicalSizeY=65.0, PhysicalSizeYUnit="nm", PhysicalSizeZ=0.3,
-                  PhysicalSizeZUnit="µm", TimeIncrement=250.0, TimeIncrementUnit="ms")
+                  PhysicalSizeZUnit="µm", TimeIncrement=250.0, TimeIncrementUnit="µs")
     with _rewrite(read_image(source), tmp_path / "out.tif") as tif:
         meta = tif.imagej_metadata
         assert (meta["unit"], meta["spacing"], meta["zunit"]) == ("nm", pytest.approx(0.3), "micron")
-        assert (meta["finterval"], meta["tunit"]) == (pytest.approx(250.0), "ms")
+        assert (meta["finterval"], meta["tunit"]) == (pytest.approx(250.0), "us")  # ImageJ's descriptions are ASCII
         assert _pixel_width(tif) == pytest.approx(65.0)
 
 
