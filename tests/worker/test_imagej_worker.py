@@ -150,6 +150,40 @@ def test_example_macros_give_the_clis_bytes(imagej, input_files, tmp_path):
         assert np.array_equal(tifffile.imread(out / name), tifffile.imread(tmp_path / "cli2" / name)), name
 
 
+@pytest.mark.slow
+def test_the_workers_result_keeps_what_the_image_carries(imagej, tiny_model, tmp_path):
+    """A signed 16-bit image with Info, a slice label, a property and an overlay, denoised in 32 bits (issue 13)."""
+    from imagej_n2v.synthetic import make_stack
+
+    stack = make_stack(frames=2, slices=1, height=32, width=32, seed=6)
+    signed = (stack.noisy.astype(np.int32) - 1000).astype(np.int16)
+    source, target, macro = tmp_path / "signed.tif", tmp_path / "out.tif", tmp_path / "annotate.ijm"
+    tifffile.imwrite(source, signed, metadata={"axes": stack.axes})  # ImageJ: 16-bit, value = raw - 32768
+    macro.write_text(f"""
+    setBatchMode(true);
+    open("{source}");
+    setMetadata("Info", "objective 60x");
+    setSlice(2);
+    setMetadata("Label", "second plane");
+    Property.set("stain", "phalloidin");
+    makeRectangle(2, 3, 10, 12);
+    Overlay.addSelection;
+    run("Select None");
+    run("N2V Denoise", "model=[{tiny_model}] bit_depth=32");
+    saveAs("Tiff", "{target}");
+    """)
+    run = imagej.batch(macro)
+    assert "signed.tif: its value calibration (-32768.0 + 1.0 x raw) is applied" in run.stdout, run.stderr
+    with tifffile.TiffFile(target) as tif:
+        meta = tif.imagej_metadata
+        result = tif.asarray()
+    assert result.dtype == np.float32
+    assert float(result.mean()) == pytest.approx(float(signed.mean()), abs=0.05 * float(signed.std()))
+    assert meta["Info"].startswith("objective 60x\nimagej-n2v") and meta["Labels"][1] == "second plane"
+    assert meta["Properties"]["stain"] == "phalloidin" and isinstance(meta["Overlays"], bytes)
+    assert "cf" not in meta  # the values are calibrated: no function on them any more
+
+
 def test_an_error_ends_the_batch_run_with_its_sentence(imagej, tmp_path):
     macro = tmp_path / "bad.ijm"
     macro.write_text('setBatchMode(true); newImage("a", "16-bit ramp", 16, 16, 1);\n'
