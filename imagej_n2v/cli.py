@@ -325,7 +325,8 @@ def _run_info(args) -> int:
 
         print("\n".join(info_lines(describe_model(path))))
         return 0
-    from .tiff_io import read_image
+    from .output_types import output_dtype
+    from .tiff_io import carried, read_image
 
     image = read_image(path, args.axes)
     cal = image.calibration
@@ -337,6 +338,8 @@ def _run_info(args) -> int:
           + (f", z spacing {cal.z_spacing:g}" if cal.z_spacing is not None else "")
           + (f", frame interval {cal.frame_interval:g}" if cal.frame_interval is not None else ""))
     print(f"ImageJ hyperstack: {'yes' if image.is_imagej else 'no'}")
+    print(f"denoised with the default bit depth: {output_dtype(stack.dtype)}")
+    print(f"also written to the output: {', '.join(carried(cal)) or 'nothing more'}")
     return 0
 
 

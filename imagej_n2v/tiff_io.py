@@ -370,6 +370,15 @@ def for_output(
     return out, transform
 
 
+def carried(calibration: Calibration) -> list[str]:
+    """What, beyond pixel size and display settings, an output of this input is given (for ``info``)."""
+    names = [("ImageJ Info", calibration.info), ("slice labels", calibration.labels),
+             (f"channel names {', '.join(calibration.channel_names or [])}", calibration.channel_names)]
+    names += [(what, key in calibration.extra) for key, what in (
+        ("Properties", "properties"), ("Overlays", "overlay"), ("ROI", "ROI"), ("cf", "value calibration"))]
+    return [what for what, present in names if present]
+
+
 def imagej_metadata(axes: str, calibration: Calibration, info: str | None = None) -> tuple[dict, dict]:
     """tifffile keyword arguments that make ImageJ show the calibration and display settings.
 

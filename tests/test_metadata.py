@@ -108,3 +108,20 @@ def test_signed_16_bit_stored_by_imagej_gives_calibrated_float_values(tmp_path):
         meta = tif.imagej_metadata
         np.testing.assert_array_equal(tif.asarray(), raw[0].astype(np.float32) - 32768)
     assert not {"cf", "c0", "c1", "min", "max"} & set(meta)
+
+
+def test_info_says_the_output_type_and_what_is_carried_over(tmp_path, capsys):
+    from imagej_n2v.cli import main
+
+    source = _ome(tmp_path / "scope.ome.tif", np.zeros((2, 8, 8), np.float32), "CYX", PhysicalSizeX=0.2,
+                  Channel={"Name": NAMES})
+    assert main(["info", str(source)]) == 0
+    out = capsys.readouterr().out
+    assert "pixel size: 0.2 x 0.2 micron" in out
+    assert "denoised with the default bit depth: float32" in out
+    assert "also written to the output: channel names DAPI, GFP" in out
+    source, _ = _imagej_file(tmp_path / "ij.tif")
+    assert main(["info", str(source)]) == 0
+    out = capsys.readouterr().out
+    assert "default bit depth: uint16" in out
+    assert "also written to the output: ImageJ Info, slice labels, properties, overlay, ROI" in out
