@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__
-from .errors import ClusterError, InputError, N2VError
-from .interrupt import terminate_as_interrupt
+from .errors import ClusterError, InputError, Interrupted, N2VError
+from .interrupt import stop_requests, terminate_as_interrupt
 
 log = logging.getLogger("imagej_n2v")
 
@@ -261,8 +261,11 @@ def _run_denoise(args) -> int:
     if args.scheduler or args.workers:
         return _denoise_on_cluster(args, config, paths)
     denoiser = load_denoiser(args.model, config.precision)
+    written: list[Path] = []
 
     def denoise_file(path: Path) -> None:
+        if stop.is_set():
+            raise Interrupted(f"stopped before {path.name}; {len(written)} of {len(paths)} file(s) were denoised")
         started = time.monotonic()
         image = read_image(path, args.axes)
         stack = image.stack
@@ -277,18 +280,32 @@ def _run_denoise(args) -> int:
         dtype = output_dtype(stack.dtype, config.bit_depth)
         calibration, transform = for_output(image.calibration, stack, frames, dtype)
         n_planes = len(list(stack.indices(frames)))
+
+        def on_plane(done: int, total: int) -> None:
+            """Called after each plane went to the temporary file: the safe point to stop at."""
+            bar.update(done - bar.n)
+            log.debug("%s: plane %d of %d written", path.name, done, total)
+            if stop.is_set():  # before the rename: an earlier output stays as it was
+                raise Interrupted(f"stopped after {done} of {total} planes of {path.name}; {target} was not written")
+
         with _progress_bar(n_planes, path.name, "plane") as bar:
             planes = denoiser.denoise_planes(
                 stack, frames=frames, channels=channels, bit_depth=config.bit_depth,
-                batch_planes=config.batch_planes, keep_zero_columns=config.keep_zero_columns,
-                progress=lambda done, total: bar.update(done - bar.n),
+                batch_planes=config.batch_planes, keep_zero_columns=config.keep_zero_columns, progress=on_plane,
             )
             write_planes(target, planes if transform is None else map(transform, planes), out_axes, shape, dtype,
                          calibration, overwrite=args.overwrite, info=denoiser.provenance())
+        written.append(target)
         log.info("%s -> %s (%s %s, %.1f s)", path.name, target, out_axes, shape, time.monotonic() - started)
         print(target)
 
-    return _for_each_file(paths, denoise_file)
+    # Ctrl-C and SIGTERM only ask to stop: the request is honoured between planes, so a signal
+    # that comes once an output is renamed into place cannot make the run claim it was stopped.
+    with stop_requests() as stop:
+        code = _for_each_file(paths, denoise_file)
+    if stop.is_set():
+        log.warning("The stop request came after the last output was written: nothing was left to stop.")
+    return code
 
 
 def _denoise_on_cluster(args, config, paths: Sequence[Path]) -> int:

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from imagej_n2v.config import TrainConfig
 from imagej_n2v.errors import InputError, Interrupted, OutputError
 from imagej_n2v.model import METADATA_FILE, describe_model, info_lines
 from imagej_n2v.stack import PlaneStack
-from imagej_n2v.tiff_io import write_image
+from imagej_n2v.tiff_io import read_image, write_image
 from imagej_n2v.training import train_model
 
 pytestmark = pytest.mark.slow
@@ -156,41 +155,66 @@ def test_resume_needs_an_interrupted_training(tmp_path, dome):
 # --------------------------------------------------------------------------- real processes
 
 
-def start(tmp_path: Path, *argv: str) -> tuple[subprocess.Popen, Path]:
-    log = tmp_path / f"run-{time.monotonic_ns()}.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "imagej_n2v.cli", *argv], stdout=subprocess.DEVNULL,
-                               stderr=open(log, "w"), env=env)
-    return process, log
+class Run:
+    """``imagej-n2v`` in a subprocess; the test waits for the lines it writes to stderr, never for time.
+
+    A thread collects stderr as it comes, so the test learns where the run is (an epoch ended,
+    a plane was written) the moment it says so, however fast or slow this machine is.
+    """
+
+    def __init__(self, *argv: str):
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen([sys.executable, "-m", "imagej_n2v.cli", *argv], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True, env=env)
+        self.lines: list[str] = []
+        self._ended = False
+        self._news = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            with self._news:
+                self.lines.append(line.rstrip("\n"))
+                self._news.notify_all()
+        with self._news:
+            self._ended = True
+            self._news.notify_all()
+
+    def wait_for(self, text: str, seconds: float = 240) -> None:
+        """Block until a stderr line contains ``text``; fail if the run ends or takes too long first."""
+        with self._news:
+            self._news.wait_for(lambda: self._ended or any(text in line for line in self.lines), timeout=seconds)
+            seen = any(text in line for line in self.lines)
+        assert seen, f"the run never wrote {text!r}; its stderr ended with {self.lines[-5:]}"
+
+    def finish(self, seconds: float = 120) -> int:
+        """The exit status, once the process ended and all of its stderr was read."""
+        code = self.process.wait(timeout=seconds)
+        self._reader.join(timeout=seconds)
+        return code
 
 
-def wait_for(condition, process: subprocess.Popen, seconds: float = 240) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert process.poll() is None, "the run ended before it could be interrupted"
-        assert time.monotonic() < deadline, "the run did not get there in time"
-        time.sleep(0.05)
-
-
-def start_training_over(tmp_path: Path, dome_file: Path, tiny_model: Path) -> tuple[subprocess.Popen, Path, Path, dict]:
+def start_training_over(tmp_path: Path, dome_file: Path, tiny_model: Path) -> tuple[Run, Path, dict]:
     """``train --overwrite`` of a model name that holds a complete model, run until epoch 2 ended.
 
     The in-process tests above cover a new name; here the old model must survive the signal.
+    500 epochs: the run cannot end on its own before the signal, on any machine.
     """
     models = tmp_path / "models"
     shutil.copytree(tiny_model, models / "dome")
     original = fingerprint(models / "dome")
-    process, log = start(tmp_path, "train", str(dome_file), "--name", "dome", "--model-dir", str(models),
-                         "--epochs", "500", "--steps", "2", "--overwrite", *CLI_TINY)
-    wait_for(lambda: "epoch 2/500" in log.read_text(), process)
-    return process, log, models, original
+    run = Run("train", str(dome_file), "--name", "dome", "--model-dir", str(models),
+              "--epochs", "500", "--steps", "2", "--overwrite", *CLI_TINY)
+    run.wait_for("epoch 2/500")
+    return run, models, original
 
 
 def test_sigterm_stops_training_cleanly(tmp_path, dome_file, tiny_model):
-    process, log, models, original = start_training_over(tmp_path, dome_file, tiny_model)
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=120) == 130
-    message = log.read_text().strip().splitlines()[-1]
+    run, models, original = start_training_over(tmp_path, dome_file, tiny_model)
+    run.process.send_signal(signal.SIGTERM)
+    assert run.finish() == 130
+    message = run.lines[-1]
     kept = models / "dome.incomplete"
     assert message.startswith("imagej-n2v: interrupted: Training stopped after") and str(kept) in message
     assert metadata(kept)["incomplete"] is True and (kept / "weights_best.h5").is_file()
@@ -199,37 +223,60 @@ def test_sigterm_stops_training_cleanly(tmp_path, dome_file, tiny_model):
 
 
 def test_sigkill_during_training_leaves_the_old_model_alone(tmp_path, dome_file, tiny_model):
-    process, log, models, original = start_training_over(tmp_path, dome_file, tiny_model)
-    process.kill()
-    process.wait(timeout=60)
+    run, models, original = start_training_over(tmp_path, dome_file, tiny_model)
+    run.process.kill()
+    assert run.finish() == -signal.SIGKILL
     assert visible(models) == ["dome"]  # at most a hidden .dome.partial-* staging folder beside it
     assert fingerprint(models / "dome") == original
 
 
+PLANES = 600
+"""Planes of ``long_stack``: the signal goes out after the first, so hundreds are still to come."""
+
+
 @pytest.fixture
 def long_stack(tmp_path) -> Path:
-    """Enough planes that denoising takes seconds even with the tiny model."""
-    data = np.random.default_rng(0).integers(1, 1000, (600, 128, 128)).astype(np.uint16)
+    data = np.random.default_rng(0).integers(1, 1000, (PLANES, 128, 128)).astype(np.uint16)
     return write_image(tmp_path / "long.tif", data, "ZYX")
 
 
+def written_planes(lines: list[str]) -> list[int]:
+    """The plane numbers of the ``--debug`` lines "long.tif: plane N of 600 written", in order."""
+    return [int(line.split()[2]) for line in lines if line.startswith("long.tif: plane ")]
+
+
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
-def test_killed_denoising_leaves_no_truncated_output(tmp_path, long_stack, tiny_model, how):
-    """An earlier result being replaced with --overwrite survives too: the rename comes last."""
+def test_stopped_denoising_keeps_the_earlier_result_or_writes_the_whole_new_one(tmp_path, long_stack, tiny_model, how):
+    """Signalled once the first plane is in the temporary file: never a truncated output.
+
+    The run says where it is (``--debug`` logs each plane written) and when the signal reached
+    it, so both outcomes are checked for what they are: stopped before the rename (the earlier
+    result untouched, nothing else left, exit 130) or, had the signal come after the last plane,
+    the complete new result with exit 0. The exit status must agree with what is on disk.
+    """
     out = tmp_path / "out"
     out.mkdir()
-    (out / "long_denoised.tif").write_bytes(b"earlier result")
-    process, log = start(tmp_path, "denoise", str(long_stack), "--model", str(tiny_model), "--output", str(out),
-                         "--overwrite")
-    wait_for(lambda: any(out.glob(".long_denoised.tif.*.partial")), process)
-    time.sleep(0.3)  # well inside the write
-    assert process.poll() is None
-    process.send_signal(how)
-    code = process.wait(timeout=60)
-    left = sorted(p.name for p in out.iterdir() if p.name != "long_denoised.tif")
-    assert (out / "long_denoised.tif").read_bytes() == b"earlier result"
+    target = out / "long_denoised.tif"
+    target.write_bytes(b"earlier result")
+    run = Run("--debug", "denoise", str(long_stack), "--model", str(tiny_model), "--output", str(out), "--overwrite")
+    run.wait_for(f"long.tif: plane 1 of {PLANES} written")
+    run.process.send_signal(how)
+    code = run.finish()
+    left = sorted(p.name for p in out.iterdir() if p != target)
     if how == signal.SIGKILL:
-        assert code == -signal.SIGKILL and all(name.endswith(".partial") for name in left)
-    else:
-        assert code == 130 and left == []
-        assert log.read_text().strip().splitlines()[-1] == "imagej-n2v: interrupted."
+        if target.read_bytes() == b"earlier result":  # killed before the rename
+            assert code == -signal.SIGKILL
+            assert all(name.startswith(".long_denoised.tif.") and name.endswith(".partial") for name in left)
+        else:  # all planes were done before the kill landed
+            assert code in (0, -signal.SIGKILL) and read_image(target).stack.shape == (PLANES, 128, 128)
+        return
+    received = next(i for i, line in enumerate(run.lines) if line.startswith(f"Stopping after the current step ({how.name})"))
+    before, after = written_planes(run.lines[:received]), written_planes(run.lines[received:])
+    assert len(after) <= 1, f"the run went on for {len(after)} planes after the stop request"
+    assert left == []
+    if (after or before)[-1] < PLANES:  # stopped before the rename
+        assert code == 130 and target.read_bytes() == b"earlier result"
+        assert run.lines[-1].startswith(f"imagej-n2v: interrupted: stopped after {(after or before)[-1]} of {PLANES} planes")
+    else:  # the request came with the last plane: the output is complete and the run says so
+        assert code == 0 and read_image(target).stack.shape == (PLANES, 128, 128)
+        assert "nothing was left to stop" in run.lines[-1]

@@ -2,11 +2,15 @@
 
 The JVM starts once per process, so one headless ImageJ serves the whole session; tests that
 need another kind of start (Fiji, a failing start) run ``imagej-n2v`` in a subprocess.
+Where Java, Xvfb, ij.jar or the plugin jar is missing these tests are skipped with the reason,
+except under CI (``CI`` set), where a missing piece is a broken setup and fails them.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+from typing import NoReturn
 
 import pytest
 
@@ -25,12 +29,19 @@ def missing_imagej() -> str | None:
     return None
 
 
+def unavailable(reason: str) -> NoReturn:
+    """Skip the test for ``reason``; under CI fail it instead, so a broken setup cannot pass."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}: CI is set, so the ImageJ tests must run here, not be skipped")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def imagej():
     """The headless ImageJ session of this test process."""
     reason = missing_imagej()
     if reason:
-        pytest.skip(reason)
+        unavailable(reason)
     from imagej_n2v.bridge import start_imagej
 
     return start_imagej(headless=True)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+
+from .conftest import unavailable
 
 pytestmark = pytest.mark.imagej
 
@@ -36,17 +39,41 @@ def test_plugins_menu_lists_the_n2v_commands(imagej):
     assert _menu_labels(plugins)["N2V"] == {"N2V Denoise": None, "N2V Train": None}
 
 
+def _windows() -> str:
+    """The names of all windows on the session's display (``xwininfo`` from x11-utils)."""
+    return subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True, timeout=30).stdout
+
+
 def test_gui_starts_and_stays_up(imagej):
     # The session's private Xvfb (DISPLAY) stands in for a screen.
     assert os.environ.get("DISPLAY")
+    if not shutil.which("xwininfo"):
+        unavailable("xwininfo is not installed (apt-get install x11-utils)")
     gui = subprocess.Popen([sys.executable, "-m", "imagej_n2v.cli", "gui"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(15)
-        assert gui.poll() is None, gui.communicate()[1]
+        deadline = time.monotonic() + 120
+        while '"ImageJ"' not in _windows():  # a poll: the window is the event waited for
+            assert gui.poll() is None, gui.communicate()[1]
+            assert time.monotonic() < deadline, "the ImageJ window did not open in 2 minutes"
+            time.sleep(0.2)
+        assert gui.poll() is None, "imagej-n2v gui ended while its window was open"
     finally:
         gui.send_signal(signal.SIGTERM)
         gui.wait(timeout=30)
+    assert '"ImageJ"' not in _windows()
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_a_missing_plugin_jar_skips_here_and_fails_under_ci(monkeypatch, tmp_path, ci):
+    from . import conftest
+
+    monkeypatch.setattr(conftest, "PLUGIN_JAR", tmp_path / "imagej_n2v.jar")
+    monkeypatch.setenv("CI", ci)
+    reason = conftest.missing_imagej()
+    assert reason == f"{tmp_path / 'imagej_n2v.jar'} was not built (pip install -e .)"
+    with pytest.raises(pytest.fail.Exception if ci else pytest.skip.Exception, match="was not built"):
+        conftest.unavailable(reason)
 
 
 def test_no_display_without_headless_is_one_sentence(tmp_path):
