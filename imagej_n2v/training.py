@@ -26,7 +26,7 @@ import numpy as np
 from . import __version__
 from .axes import choose
 from .config import TrainConfig
-from .errors import Interrupted, OutputError
+from .errors import InputError, Interrupted, OutputError
 from .interrupt import stop_requests
 from .model import ARCHIVE_SUFFIX, METADATA_FILE, PER_PLANE, write_metadata
 from .patches import TrainingPatches, sample_patches
@@ -291,6 +291,9 @@ def train_model(
         stacks, config.patch_size, config.patches, config.val_fraction, config.seed,
         config.keep_zero_columns, channels, on_survey,
     )
+    if previous and previous.metadata.get("data", patches.summary()) != patches.summary():
+        raise InputError(f"The interrupted training {previous.folder} was started on other images: "
+                         f"resume it with the same inputs, or train again without --resume.")
     log.info("Training on %d patches (%d for validation) from %d planes, in %s precision.",
              len(patches.train), len(patches.validation), patches.planes_used, precision)
     try:

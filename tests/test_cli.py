@@ -1,5 +1,6 @@
 """The command line: info, one-sentence errors with exit status 2, and several files at once."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from imagej_n2v.cli import main
 from imagej_n2v.errors import InputError
 from imagej_n2v.tiff_io import write_image
 
-from .conftest import CALIBRATION
+from .conftest import CALIBRATION, DOME_STRIP
 
 
 def _error(capsys) -> str:
@@ -127,3 +128,46 @@ def test_each_cli_call_sets_its_own_log_level_and_stream(capsys):
     err = capsys.readouterr().err
     assert "hidden while quiet" not in err
     assert "shown at the default level" in err
+
+
+TINY_CLI = ["--patch-size", "32", "--patches", "40", "--epochs", "1", "--steps", "4", "--batch-size", "4",
+            "--unet-kernel", "3", "--no-export"]
+
+
+def _read(path: Path) -> np.ndarray:
+    with tifffile.TiffFile(path) as tif:
+        return tif.asarray()
+
+
+@pytest.mark.slow
+def test_n2v2_trains_and_denoises_end_to_end(input_files, tmp_path):
+    assert main(["--quiet", "train", str(input_files.dome), "--name", "n2v2", "--model-dir", str(tmp_path), "--n2v2", *TINY_CLI]) == 0
+    config = json.loads((tmp_path / "n2v2" / "config.json").read_text())
+    assert config["blurpool"] and config["skip_skipone"] and config["n2v_manipulator"] == "median"
+    assert json.loads((tmp_path / "n2v2" / "imagej_n2v.json").read_text())["training"]["n2v2"] is True
+    assert main(["--quiet", "denoise", str(input_files.dome), "--model", str(tmp_path / "n2v2"),
+                 "--output", str(tmp_path / "out"), "--bit-depth", "32"]) == 0
+    noisy, result = _read(input_files.dome), _read(tmp_path / "out" / "dome_denoised.tif")
+    assert result.shape == noisy.shape and np.isfinite(result).all()
+    assert not np.allclose(result[..., DOME_STRIP:-DOME_STRIP], noisy[..., DOME_STRIP:-DOME_STRIP])
+
+
+@pytest.mark.slow
+def test_keep_zero_columns_trains_and_denoises_the_strips_too(input_files, tiny_model, tmp_path):
+    """``tiny_model`` was trained on the same dome with the same patch size, without the flag."""
+    assert main(["--quiet", "train", str(input_files.dome), "--name", "kept", "--model-dir", str(tmp_path),
+                 "--keep-zero-columns", *TINY_CLI]) == 0
+    cut, kept = (json.loads((folder / "imagej_n2v.json").read_text()) for folder in (tiny_model, tmp_path / "kept"))
+    assert (cut["zero_columns"], kept["zero_columns"]) == ("cut", "kept")
+    # patches may start in the strips: (64 - 32 + 1) instead of (64 - 2 * 6 - 32 + 1) columns per row
+    assert kept["data"]["candidate_positions"] * 21 == cut["data"]["candidate_positions"] * 33
+
+    outputs = {}
+    for flag in ([], ["--keep-zero-columns"]):
+        folder = tmp_path / f"out{len(flag)}"
+        assert main(["--quiet", "denoise", str(input_files.dome), "--model", str(tmp_path / "kept"),
+                     "--output", str(folder), "--bit-depth", "32", *flag]) == 0
+        outputs[bool(flag)] = _read(folder / "dome_denoised.tif")
+    strips = np.r_[0:DOME_STRIP, -DOME_STRIP:0]
+    assert not outputs[False][..., strips].any()  # by default the strips stay zero
+    assert outputs[True][..., strips].any()  # with the flag they went through the network too

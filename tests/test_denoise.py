@@ -1,15 +1,22 @@
 """Denoising end to end through the CLI: the file ImageJ gets, its strips, and its quality."""
 
+import shutil
+
 import numpy as np
 import pytest
 import tifffile
 
 from imagej_n2v import api
 from imagej_n2v.cli import main
+from imagej_n2v.config import TrainConfig
+from imagej_n2v.inference import Denoiser, load_denoiser
+from imagej_n2v.model import describe_model
+from imagej_n2v.stack import PlaneStack
 from imagej_n2v.synthetic import psnr
 from imagej_n2v.tiff_io import read_image
+from imagej_n2v.training import train_model
 
-from .conftest import CALIBRATION, DOME_STRIP
+from .conftest import CALIBRATION, DOME_STRIP, TINY_TRAINING
 
 pytestmark = pytest.mark.slow
 
@@ -148,3 +155,18 @@ def test_all_zero_plane_stays_zero(quality_model, dome_stack):
     result = api.denoise(data, "ZYX", quality_model)
     assert not result[1].any()
     assert result[0].any() and result[2].any()
+
+
+def test_a_retrained_model_is_loaded_again(tiny_model, dome_stack, tmp_path):
+    """Denoisers are cached per model; training the model again must not leave the old one in use."""
+    stacks, folder, planes = [PlaneStack(dome_stack.noisy, dome_stack.axes)], tmp_path / "model", dome_stack.noisy[0]
+    shutil.copytree(tiny_model, folder)
+    first = load_denoiser(folder)
+    assert load_denoiser(folder) is first  # warm: loaded and traced once
+    before = first.denoise(planes, "ZYX", bit_depth=32)
+    train_model(stacks, folder, TrainConfig(**TINY_TRAINING, seed=2), overwrite=True, export=False)
+    second = load_denoiser(folder)
+    assert second is not first
+    after = second.denoise(planes, "ZYX", bit_depth=32)
+    assert not np.allclose(after, before)
+    np.testing.assert_array_equal(after, Denoiser(describe_model(folder)).denoise(planes, "ZYX", bit_depth=32))

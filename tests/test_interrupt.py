@@ -142,6 +142,21 @@ def test_interrupted_overwrite_never_touches_the_complete_model(tmp_path, dome, 
     assert len(history_rows(target)) == 4
 
 
+def test_resume_with_other_images_is_refused_and_keeps_the_model(tmp_path, dome, channel_stack):
+    config = TrainConfig(**{**TINY_TRAINING, "epochs": 3, "steps": 2})
+    target = tmp_path / "dome"
+    stop = threading.Event()
+    with pytest.raises(Interrupted):
+        train_model(dome, target, config, export=False, stop=stop, on_epoch=stop_at_epoch(1, stop.set))
+    kept = fingerprint(target)
+    others = [PlaneStack(channel_stack.noisy, channel_stack.axes)]
+    for images in (others, [*dome, *others]):
+        with pytest.raises(InputError, match=f"^The interrupted training {target} was started on other images: "
+                                             f"resume it with the same inputs"):
+            train_model(images, target, config, export=False, resume=True)
+        assert fingerprint(target) == kept and visible(tmp_path) == ["dome"]
+
+
 def test_resume_needs_an_interrupted_training(tmp_path, dome):
     with pytest.raises(InputError, match=f"There is no interrupted training of {tmp_path / 'none'} to resume"):
         train_model(dome, tmp_path / "none", TrainConfig(**TINY_TRAINING), resume=True)

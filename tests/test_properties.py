@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from imagej_n2v.axes import CANONICAL, from_canonical, normalize_axes, parse_index_list, to_canonical
+from imagej_n2v.bridge import options
 from imagej_n2v.errors import AxesError, InputError
 from imagej_n2v.stack import PlaneIndex, PlaneStack
 
@@ -117,8 +118,6 @@ def test_huge_ranges_are_refused_at_once(count, last):
 
 # --------------------------------------------------------------------------- macro option strings
 
-options = pytest.importorskip("imagej_n2v.bridge.options", reason="the ImageJ bridge's option parser is not there yet")
-
 KEY = st.from_regex(r"[a-z][a-z_]{0,11}", fullmatch=True)
 VALUE = st.text(alphabet=st.characters(blacklist_characters="[]", blacklist_categories=("Cs", "Cc")), max_size=12)
 
@@ -141,6 +140,61 @@ def macro_text(values: dict[str, str | None]) -> str:
 def test_recorded_option_strings_parse_back(values):
     assume(all(v is None or v == v.strip() or v.strip() for v in values.values()))
     assert options.parse_option_string(macro_text(values)) == values
+
+
+CHANNEL_LISTS = {"1": [1], "3": [3], "1,3": [1, 3], "1-3": [1, 2, 3], "2-3": [2, 3]}
+"""Training channel lists (of a 3-channel image) and the 1-based channels they choose."""
+
+VALID = {
+    "bit_depth": st.sampled_from([16, 32]),
+    "frames": st.sampled_from(["1", "1-3", "2,4-5", "7"]),
+    "channels": st.sampled_from(sorted(CHANNEL_LISTS)),
+    "precision": st.sampled_from(["fp32", "bf16", "fp16", "auto"]),
+    "batch_planes": st.integers(1, 64),
+    "keep_zero_columns": st.booleans(),
+    "patch_size": st.sampled_from([16, 32, 48, 64, 128]),
+    "patches": st.integers(2, 10**6),
+    "validation": st.sampled_from([0.05, 0.1, 0.25, 0.5, 0.9]),
+    "seed": st.integers(0, 2**31),
+    "epochs": st.integers(1, 1000),
+    "steps": st.integers(1, 1000),
+    "batch_size": st.integers(1, 256),
+    "unet_depth": st.integers(1, 3),
+    "unet_kernel": st.sampled_from([1, 3, 5, 7]),
+    "unet_n_first": st.integers(1, 64),
+    "learning_rate": st.sampled_from([1e-5, 0.0004, 0.001, 0.1]),
+    "perc_pix": st.sampled_from([0.2, 1.5, 10.0, 100.0]),
+    "n2v2": st.booleans(),
+    "overwrite": st.booleans(),
+    "resume": st.booleans(),
+}
+"""Values each macro key accepts (every patch size here divides by 2**3, the deepest U-Net drawn)."""
+
+MODEL = st.from_regex(r"/[a-z][a-z0-9 _.-]{0,15}[a-z0-9]", fullmatch=True)
+
+
+def recorded(values: dict) -> str:
+    """``values`` written as the Recorder would: checked boxes bare, unchecked ones as key=false."""
+    return macro_text({k: None if v is True else "false" if v is False else str(v) for k, v in values.items()})
+
+
+@FAST
+@given(st.sampled_from([options.DENOISE, options.TRAIN]), st.data())
+def test_valid_option_strings_are_accepted_and_mean_what_they_say(command, data):
+    accepted = {o.key: o for o in options.command_options(command)}
+    assert set(accepted) - {"model"} <= set(VALID), "a new macro key needs valid values in VALID"
+    keys = data.draw(st.lists(st.sampled_from(sorted(set(accepted) - {"model"})), unique=True, max_size=8))
+    values = {"model": data.draw(MODEL), **{key: data.draw(VALID[key]) for key in keys}}
+    built = options.build_options(command, recorded(values), image_channels=3)
+    assert built.model == values["model"]
+    for key, option in accepted.items():
+        value = values.get(key, option.default)
+        if key in ("overwrite", "resume"):
+            assert getattr(built, key) is value
+        elif key == "channels" and command == options.TRAIN and key in values:
+            assert built.config.channels == CHANNEL_LISTS[value]
+        elif option.field:
+            assert getattr(built.config, option.field) == value, key
 
 
 @FAST

@@ -115,6 +115,27 @@ def test_compressed_hyperstack_is_read_page_by_page(tmp_path):
         np.testing.assert_array_equal(image.stack.plane(index), data[index.t, index.z])
 
 
+def test_one_compressed_page_holding_every_plane_is_read_whole(tmp_path):
+    """Planes stored as the samples of one compressed page can be neither mapped nor read per page."""
+    data = _random((3, 12, 10))
+    path = tmp_path / "planar.tif"
+    tifffile.imwrite(path, data, photometric="minisblack", planarconfig="separate", compression="zlib")
+    with tifffile.TiffFile(path) as tif:
+        assert len(tif.series[0].pages) == 1
+    stack = read_image(path, axes="ZYX").stack
+    assert isinstance(stack.data, np.ndarray)
+    for index in stack.indices():
+        np.testing.assert_array_equal(stack.plane(index), data[index.z])
+
+    with tifffile.TiffFile(path) as tif:
+        offset, length = tif.pages.first.dataoffsets[0], tif.pages.first.databytecounts[0]
+    damaged = bytearray(path.read_bytes())
+    damaged[offset + length // 2: offset + length] = bytes(length - length // 2)
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(InputError, match=f"^{path} is damaged or truncated .*copy the file again from its source.$"):
+        read_image(path, axes="ZYX")
+
+
 def test_uncompressed_file_is_read_plane_by_plane(tmp_path):
     data = _random((2, 3, 12, 10))
     path = write_image(tmp_path / "m.tif", data, "TZYX")
