@@ -191,6 +191,7 @@ def _run_gui(args) -> int:
     from .bridge.macro import wait_for_gui
 
     start_imagej(ij_jar=args.ij_jar, fiji=args.fiji, gui=True, debug=args.debug)
+    log.info("ImageJ is open, with the N2V commands under Plugins > N2V; quit ImageJ to end.")
     wait_for_gui()
     return 0
 
