@@ -77,9 +77,10 @@ def _lut(rgb: tuple[int, int, int]) -> np.ndarray:
 
 QUALITY_TRAINING = ["--patch-size", "32", "--patches", "2000", "--epochs", "4", "--steps", "200",
                     "--batch-size", "16", "--seed", "0"]
-"""800 steps of batch 16 on 32x32 patches (about 45 s on an idle 2-core CPU). Measured on
-``channel_stack``: +10.6 dB or more on every plane, means within 1.5%; 120 steps of 64x64
-patches gave only +3.1 dB, so the quality tests keep this margin rather than train less."""
+"""800 steps of batch 16 on 32x32 patches (about 45 s on an idle 2-core CPU). Measured: +9.6 dB
+or more on every plane of the dome and the channel stack, means within 1.5% (the baselines the
+quality tests compare with are in ``baselines.py``); 120 steps of 64x64 patches gave only
++3.1 dB, so the quality tests keep this margin rather than train less."""
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -44,6 +43,10 @@ def _windows() -> str:
     return subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True, timeout=30).stdout
 
 
+STAYS_UP_S = 3
+"""How long the GUI must outlive its start message: a process that ends after it is gone by then."""
+
+
 def test_gui_starts_and_stays_up(imagej, tmp_path):
     # The session's private Xvfb (DISPLAY) stands in for a screen.
     assert os.environ.get("DISPLAY")
@@ -52,9 +55,15 @@ def test_gui_starts_and_stays_up(imagej, tmp_path):
     gui = subprocess.Popen([sys.executable, "-m", "imagej_n2v.cli", "gui"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)  # a JVM crash report would land here
     try:
-        said = gui.stderr.readline()  # blocks until the process says ImageJ is up, or ends
-        assert said.startswith("ImageJ is open"), said + gui.stderr.read()
-        assert '"ImageJ"' in _windows() and gui.poll() is None
+        said = []
+        for line in gui.stderr:  # blocks until the process says ImageJ is up, or ends
+            said.append(line)
+            if line.startswith("ImageJ is open"):
+                break
+        assert said and said[-1].startswith("ImageJ is open"), "".join(said)
+        assert '"ImageJ"' in _windows()
+        with pytest.raises(subprocess.TimeoutExpired):  # it stays up while the window is open
+            gui.wait(timeout=STAYS_UP_S)
     finally:
         gui.send_signal(signal.SIGTERM)
         gui.communicate(timeout=60)
