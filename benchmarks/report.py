@@ -118,6 +118,8 @@ def write_report(results: dict, out: Path) -> None:
         f"per second (wall).",
         "",
     ]
+    lines += _quality(results.get("quality"), out)
+    lines += _precisions(results.get("precisions"))
     large = results.get("large_stack")
     if large:
         d, p = large["denoise"], large["prepare_patches"]
@@ -140,6 +142,95 @@ def write_report(results: dict, out: Path) -> None:
         lines += report_lines(results["cluster"])
     lines.append(NOTES)
     out.write_text("\n".join(lines))
+
+
+TRAINERS = {"quality_ours": "imagej-n2v `train_model`", "quality_n2v": "n2v's own loop (`N2V.train`)"}
+
+
+def _kept_at(epochs: list[dict], epoch: int) -> dict:
+    """What a stop after ``epoch`` keeps: the best epoch so far, with the time of ``epoch``."""
+    best = [e for e in epochs[:epoch] if e["improved"]][-1]
+    return {**epochs[epoch - 1], "psnr": best["psnr"], "best_epoch": best["epoch"]}
+
+
+def _quality(q: dict | None, out: Path) -> list[str]:
+    """PSNR against time for both trainers, and what each patience would have done."""
+    if not q:
+        return []
+    settings = q["settings"]
+    ours = q["quality_ours"]
+    lines = [
+        "## Time to quality (dome example)",
+        "",
+        f"The demo's dome example (3 frames x 6 slices of 128x128, zero strips cut; noisy: "
+        f"{ours['noisy_psnr']:.2f} dB against the clean signal), n2v's default network, batch, patch size and "
+        f"learning rate, but {settings['epochs']} epochs of {settings['steps']} steps and {settings['patches']} "
+        f"patches (so that the run fits this shared machine; see the notes), every epoch run. After each epoch, "
+        f"the PSNR of the weights a stop there keeps (the best validation loss so far) against the time since the "
+        f"job began (data preparation included). n2v's own loop draws its patches with `N2V_DataGenerator` from "
+        f"the kept columns ({q['quality_n2v'].get('patches')} patches, augmented) and is scored with n2v's `predict`.",
+        "",
+        _row(["epoch", *[f"{label} {what}" for label in ("ours", "n2v") for what in ("PSNR dB", "wall s", "CPU s")]]),
+        _row(["---"] * 7),
+    ]
+    total = len(ours["epochs"])
+    marks = sorted({e for e in (1, 2, 3, 5, 10, 15, 20, 30, 40, 50, 60, 80, 100, total) if e <= total})
+    for epoch in marks:
+        cells = [str(epoch)]
+        for job in TRAINERS:
+            kept = _kept_at(q[job]["epochs"], epoch)
+            cells += [f"{kept['psnr']:.2f}", f"{kept['wall_s']:.0f}", f"{kept['cpu_s']:.0f}"]
+        lines.append(_row(cells))
+    lines += ["", "What `--patience P` would have done on the same runs (stopping does not change the epochs before "
+              "the stop): the epoch it stops after, the best epoch it keeps, its PSNR and the share of the full run's "
+              "time it takes.", "",
+              _row(["trainer", "patience", "stops after epoch", "keeps epoch", "PSNR dB", "vs full run dB",
+                    "share of wall time", "share of CPU time"]),
+              _row(["---"] * 8)]
+    for job, label in TRAINERS.items():
+        full = q[job]["patience"]["off"]
+        for patience, result in q[job]["patience"].items():
+            lines.append(_row([label, patience, result["stopped_at"] or f"none ({total})", result["best_epoch"],
+                               f"{result['psnr']:.2f}", f"{result['psnr'] - full['psnr']:+.2f}",
+                               f"{result['wall_s'] / full['wall_s']:.2f}", f"{result['cpu_s'] / full['cpu_s']:.2f}"]))
+    lines += ["", f"![PSNR against wall time]({_plot(q, out.with_name('time-to-quality.png')).name})", ""]
+    return lines
+
+
+def _plot(q: dict, target: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for job, label in TRAINERS.items():
+        epochs = q[job]["epochs"]
+        kept = [_kept_at(epochs, e["epoch"]) for e in epochs]
+        axis.plot([k["wall_s"] / 60 for k in kept], [k["psnr"] for k in kept], label=label.replace("`", ""))
+    axis.axhline(q["quality_ours"]["noisy_psnr"], color="grey", linestyle=":", label="noisy input")
+    axis.set_xlabel("wall time since the job began (minutes, shared 2-core CPU)")
+    axis.set_ylabel("PSNR against the clean signal (dB)")
+    axis.set_title("Time to quality on the dome example")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(target, dpi=90)
+    plt.close(figure)
+    return target
+
+
+def _precisions(rates: dict | None) -> list[str]:
+    if not rates:
+        return []
+    return [
+        "## Training steps per second by precision (those this machine runs natively)",
+        "",
+        _row(["precision", "steps/s", "steps/CPU s", "epoch seconds", "settings"]),
+        _row(["---"] * 5),
+        *[_row([precision, f"{r['steps_per_s']:.2f}", f"{r['steps_per_cpu_s']:.3f}",
+                ", ".join(f"{x:.1f}" for x in r["epoch_s"]), r["settings"]]) for precision, r in rates.items()],
+        "",
+    ]
 
 
 def _settings(settings: dict) -> list[str]:

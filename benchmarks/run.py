@@ -34,7 +34,8 @@ from .report import write_report
 
 REPO = Path(__file__).resolve().parent.parent
 SIDE_BY_SIDE = ("seed_way", "cli_denoise", "network_alone")
-PARTS = ("denoise", "warm", "imagej", "training", "large", "cluster")
+PARTS = ("denoise", "warm", "imagej", "training", "large", "cluster", "quality", "precisions")
+PATIENCES = (3, 5, 10, 15, 20, 30)
 TINY_NETWORK = {"depth": 1, "kernel": 3, "n_first": 2}
 """For runs that measure memory or overhead, not the network."""
 
@@ -211,6 +212,38 @@ def training_rates(steps: int, stack_file: Path, work: Path) -> dict:
     return training
 
 
+def time_to_quality(epochs: int, steps: int, patches: int, work: Path) -> dict:
+    """PSNR against time on the dome example: our training and n2v's own loop, n2v's default settings but
+    ``epochs`` x ``steps`` and ``patches``, every epoch run (patience off); what each patience would have done."""
+    from .quality import with_patience
+
+    print("time to quality", flush=True)
+    settings = {"epochs": epochs, "steps": steps, "patches": patches}
+    result: dict = {"settings": settings}
+    for job in ("quality_ours", "quality_n2v"):
+        folder = work / job
+        shutil.rmtree(folder, ignore_errors=True)
+        result[job] = run_job(job, {"work": str(folder), "settings": settings}, work)
+        result[job]["patience"] = {str(p): with_patience(result[job]["epochs"], p) for p in PATIENCES if p < epochs}
+        result[job]["patience"]["off"] = with_patience(result[job]["epochs"], epochs)
+    return result
+
+
+def precision_rates(steps: int, stack_file: Path, work: Path) -> dict:
+    """Training steps per second of ``train_model`` in each precision this machine runs natively."""
+    from imagej_n2v.precision import native_precisions
+
+    print("training steps per second by precision", flush=True)
+    rates: dict = {}
+    for precision in native_precisions():
+        settings = {"patch_size": 64, "patches": 2000, "epochs": 3, "steps": steps, "batch_size": 16,
+                    "precision": precision}
+        rates[precision] = {"settings": settings, **run_job(
+            "train_ours", {"input": str(stack_file), "plane_shape": [256, 256], "settings": settings,
+                           "model_dir": str(work / "models" / f"precision_{precision}")}, work)}
+    return rates
+
+
 def large_run(gigabytes: float, channels: int, model_stack: Path, work: Path) -> dict:
     """Peak RSS of ``imagej-n2v denoise`` and of training-data preparation on a large stack."""
     print("large stack", flush=True)
@@ -242,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-rounds", type=int, default=3, help="warm N2V Denoise commands in ImageJ's worker mode")
     parser.add_argument("--worker-slices", type=int, default=10, help="slices per frame of the worker mode's 512x512 stack")
     parser.add_argument("--train-steps", type=int, default=10, help="training steps per epoch (3 epochs)")
+    parser.add_argument("--quality-epochs", type=int, default=60, help="epochs of the time-to-quality runs")
+    parser.add_argument("--quality-steps", type=int, default=10, help="steps per epoch of the time-to-quality runs")
+    parser.add_argument("--quality-patches", type=int, default=2000,
+                        help="patches of the time-to-quality runs (a tenth validates: validation costs each epoch)")
     parser.add_argument("--warm-files", type=int, default=20, help="small stacks in the warm-session check")
     parser.add_argument("--parts", default=",".join(PARTS),
                         help="parts to run, of %(default)s; the others are kept from an earlier results .json")
@@ -258,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(options.work)
     work.mkdir(parents=True, exist_ok=True)
     out = Path(options.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     earlier = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
     results: dict = {**earlier, "machine": machine(), "load_at_start": os.getloadavg()}
     results.setdefault("settings", {}).update({part: vars(options).copy() for part in parts})
@@ -286,6 +324,10 @@ def main(argv: list[str] | None = None) -> int:
                                                  options.worker_slices, work, run_job)
     if "training" in parts:
         results["training"] = training_rates(options.train_steps, stacks[256], work)
+    if "quality" in parts:
+        results["quality"] = time_to_quality(options.quality_epochs, options.quality_steps, options.quality_patches, work)
+    if "precisions" in parts:
+        results["precisions"] = precision_rates(options.train_steps, stacks[256], work)
     if "large" in parts and options.large_gb > 0:
         results["large_stack"] = large_run(options.large_gb, options.large_channels, stacks[256], work)
     if "cluster" in parts:

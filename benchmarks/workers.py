@@ -230,8 +230,10 @@ def make_model(args: dict) -> dict:
     return {"mean": float(config.means[0]), "std": float(config.stds[0])}
 
 
+from .quality import quality_n2v, quality_ours  # noqa: E402  (jobs of their own module)
+
 JOBS = {f.__name__: f for f in (seed_way, cli_denoise, network_alone, prepare_patches, train_ours, train_n2v,
-                                warm_session, make_model)}
+                                warm_session, make_model, quality_ours, quality_n2v)}
 
 if __name__ == "__main__":
     job, args_file, result_file = sys.argv[1:4]

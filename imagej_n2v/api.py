@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .axes import choose
 from .config import DenoiseConfig, TrainConfig
 from .stack import PlaneStack
+
+if TYPE_CHECKING:
+    from .training import EpochCallback
 
 
 def denoise(
@@ -94,14 +97,18 @@ def train(
     config: TrainConfig | None = None,
     overwrite: bool = False,
     resume: bool = False,
+    on_epoch: EpochCallback | None = None,
     **options,
 ) -> Path:
     """Train a 2D N2V model on every plane of one or more arrays; returns the model folder.
 
     ``axes`` is one string for all arrays or one per array. ``config`` or keyword options
-    (``epochs=10``, ``patch_size=32``, ...) set the training; see ``TrainConfig``.
+    (``epochs=10``, ``patch_size=32``, ``time_limit="30m"``, ``patience=10``,
+    ``struct_mask="rows"``, ...) set the training; see ``TrainConfig``.
     ``resume=True`` continues an interrupted training of ``model_folder`` (with the same
     arrays); Ctrl-C raises ``errors.Interrupted`` after keeping the model so far.
+    ``on_epoch(epoch, epochs, logs, seconds)`` is called after every epoch; its ``logs`` carry
+    the losses and the estimate of the rest (``stopping.describe_remaining`` puts it in words).
     """
     from .training import train_model
 
@@ -110,4 +117,4 @@ def train(
         arrays = [arrays]
     axes_list = [axes] * len(arrays) if isinstance(axes, str) else list(axes)
     stacks = [PlaneStack(a, ax) for a, ax in zip(arrays, axes_list)]
-    return train_model(stacks, model_folder, config, overwrite=overwrite, resume=resume).model_folder
+    return train_model(stacks, model_folder, config, overwrite=overwrite, resume=resume, on_epoch=on_epoch).model_folder

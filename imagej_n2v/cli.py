@@ -204,9 +204,11 @@ def _progress_bar(total: int, description: str, unit: str):
 
 def _run_train(args) -> int:
     from .config import TrainConfig
+    from .stopping import describe_remaining
     from .tiff_io import find_tiffs, read_image
     from .training import train_model
 
+    started = time.monotonic()  # the time limit counts reading the images in
     config = _settings(args, TrainConfig)
     images = [read_image(p, args.axes) for p in find_tiffs(args.inputs)]
     target = Path(args.model_dir) / args.name
@@ -218,12 +220,14 @@ def _run_train(args) -> int:
     def on_epoch(epoch: int, epochs: int, logs: dict, seconds: float) -> None:
         if not bar.disable:
             bar.close()
-        log.info("epoch %d/%d  loss %.4f  val_loss %.4f  lr %.2g  %.1f s",
+        estimate = describe_remaining(logs)
+        log.info("epoch %d/%d  loss %.4f  val_loss %.4f  lr %.2g  %.1f s%s",
                  epoch, epochs, logs.get("loss", float("nan")), logs.get("val_loss", float("nan")),
-                 logs.get("lr", float("nan")), seconds)
+                 logs.get("lr", float("nan")), seconds, f"  ({estimate})" if estimate else "")
 
     result = train_model([i.stack for i in images], target, config, overwrite=args.overwrite,
-                         export=not args.no_export, on_epoch=on_epoch, on_survey=on_survey, resume=args.resume)
+                         export=not args.no_export, on_epoch=on_epoch, on_survey=on_survey, resume=args.resume,
+                         started=started)
     bar.close()
     log.info("Model written to %s (trained in %s precision; history.csv, loss.png%s).", result.model_folder,
              result.precision, f", {result.archive.name}" if result.archive else "")

@@ -31,6 +31,9 @@ Numbers = Optional[Tuple[int, ...]]
 
 _PRECISION_HELP = "compute precision: fp32 (exact), bf16, fp16 or auto (the fastest this machine runs natively)"
 
+DEFAULT_PATIENCE = 10
+"""Epochs without a better validation loss before training ends by itself (README: how it was chosen)."""
+
 
 def setting(default: Any, help: str, *, key: str | None = None, dialog: bool = True, **bounds: Any) -> Any:
     """A settings field: its default, help text and bounds (``ge``, ``gt``, ``le``, ``lt``).
@@ -95,6 +98,13 @@ class TrainConfig(Settings):
     seed: int = setting(0, "random seed for patches and training")
     channels: Numbers = setting(None, "train on these channels only, 1-based, e.g. 1,3 (default: all)")
     keep_zero_columns: bool = setting(False, "do not cut zero-valued columns at plane edges")
+    time_limit: Optional[str] = setting(None, "end training cleanly within this time, e.g. 45s, 30m, 2h or 1h30m "
+                                              "(a number from Python: seconds; default: no limit)")
+    patience: int = setting(DEFAULT_PATIENCE, "end training when the validation loss has not improved for this many "
+                                              "epochs, keeping the best weights; as large as epochs to run them all", ge=1)
+    struct_mask: Optional[str] = setting(None, "structN2V for noise correlated along rows or columns: rows, columns, or "
+                                               "a custom mask of 0 and 1 with odd sides, rows separated by ';' "
+                                               "(default: none)")
     unet_depth: int = setting(2, "U-Net depth", ge=1, dialog=False)
     unet_kernel: int = setting(5, "U-Net convolution kernel size, odd", ge=1, dialog=False)
     unet_n_first: int = setting(32, "U-Net filters in the first layer", ge=1, dialog=False)
@@ -102,6 +112,21 @@ class TrainConfig(Settings):
     perc_pix: float = setting(1.5, "percent of pixels masked per patch", gt=0, le=100, dialog=False)
     n2v2: bool = setting(False, "use the N2V2 variant (blurpool, no top skip, median replacement)", dialog=False)
     precision: Precision = setting("fp32", _PRECISION_HELP, dialog=False)
+
+    @field_validator("time_limit", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> str | None:
+        """Any duration a user writes, recorded as one text (``90m`` -> ``1h30m``)."""
+        from .stopping import format_duration, parse_duration
+
+        return None if value is None or value == "" else format_duration(parse_duration(value))
+
+    @field_validator("struct_mask", mode="before")
+    @classmethod
+    def _mask(cls, value: Any) -> str | None:
+        from .masks import normalize_mask
+
+        return normalize_mask(value)
 
     @model_validator(mode="after")
     def _check_together(self) -> "TrainConfig":

@@ -275,6 +275,12 @@ def info_lines(description: ModelDescription) -> list[str]:
         final = meta.get("final_losses")
         if final:
             lines.append(f"final loss {final.get('loss'):.4g}, validation loss {final.get('val_loss'):.4g}")
+        ended = meta.get("ended")
+        if ended:
+            lines.append(f"ended: after epoch {ended.get('epochs_done')} of {settings.get('epochs')}, because {ended.get('text')} "
+                         f"({ended.get('reason')}); best epoch {ended.get('best_epoch')} kept")
+        if settings.get("struct_mask"):
+            lines.append(f"structN2V mask: {settings['struct_mask']}")
         if meta.get("incomplete"):
             lines.append("status: INCOMPLETE (training was interrupted; resume with --resume)")
     return lines

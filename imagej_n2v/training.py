@@ -28,16 +28,20 @@ from .axes import choose
 from .config import TrainConfig
 from .errors import InputError, Interrupted, OutputError
 from .interrupt import stop_requests
+from .masks import mask_array
 from .model import ARCHIVE_SUFFIX, METADATA_FILE, PER_PLANE, write_metadata
 from .patches import TrainingPatches, sample_patches
 from .resume import Resumable, find_resumable, incomplete_place, is_incomplete
 from .stack import PlaneStack
+from .stopping import Ending, Pace, parse_duration, training_callbacks
 from .system import share_like_plain_files
 
 log = logging.getLogger(__name__)
 
 EpochCallback = Callable[[int, int, dict, float], None]
-"""Called after each epoch with (epoch 1-based, epochs, logs with loss/val_loss/lr, seconds)."""
+"""Called after each epoch with (epoch 1-based, epochs, logs, seconds). The logs hold loss,
+val_loss and lr, and while more epochs follow the estimate of the rest: remaining_s, ends_at
+(Unix time) and bound (what limits it, e.g. the time limit; see ``stopping.describe_remaining``)."""
 
 
 @dataclass
@@ -49,6 +53,7 @@ class TrainResult:
     history: dict[str, list[float]]
     patches: dict
     precision: str  # the one trained in ("auto" resolved), for the user's log
+    ending: Ending | None = None  # why training ended before its last epoch (time limit, patience)
 
 
 def n2v_settings(config: TrainConfig) -> dict:
@@ -71,15 +76,18 @@ def n2v_settings(config: TrainConfig) -> dict:
     )
     if config.n2v2:
         settings.update(blurpool=True, skip_skipone=True, n2v_manipulator="median", unet_residual=False)
+    if config.struct_mask:
+        settings.update(structN2Vmask=mask_array(config.struct_mask))
     return settings
 
 
 def _epoch_callback(on_epoch: EpochCallback | None, epochs: int, history: dict[str, list[float]],
-                    stop: threading.Event, epochs_before: int = 0):
+                    stop: threading.Event, pace: Pace, epochs_before: int = 0):
     """A Keras callback that records each epoch in ``history``, reports it, and stops when asked.
 
     ``history`` is filled as epochs end (not from ``fit``'s return value), so an interrupted
-    training still knows its epochs; ``stop`` is polled after every step.
+    training still knows its epochs; ``stop`` is polled after every step. The report carries
+    the estimate of the rest from ``pace`` while training goes on.
     """
     import tensorflow as tf
 
@@ -96,6 +104,8 @@ def _epoch_callback(on_epoch: EpochCallback | None, epochs: int, history: dict[s
             logs["lr"] = float(tf.keras.backend.get_value(self.model.optimizer.learning_rate))
             for key, value in logs.items():
                 history.setdefault(key, []).append(float(value))
+            if epochs_before + epoch + 1 < epochs and not self.model.stop_training:
+                logs.update(pace.estimate(epochs - epochs_before - epoch - 1))
             if on_epoch:
                 on_epoch(epochs_before + epoch + 1, epochs, logs, time.monotonic() - self.started)
 
@@ -159,11 +169,12 @@ def _keep_interrupted(staging: Path, target: Path, previous: Resumable | None, d
 
 
 def write_history(folder: Path, name: str, history: dict[str, list[float]], precision: str,
-                  incomplete: str | None = None) -> None:
+                  incomplete: str | None = None, ending: Ending | None = None) -> None:
     """history.csv (epoch, loss, val_loss, lr, precision) and loss.png beside the model.
 
     ``incomplete`` (why training stopped early) becomes a last ``# incomplete: ...`` line of
-    the CSV and part of the plot's title, so the history itself says it is unfinished.
+    the CSV and part of the plot's title, so the history itself says it is unfinished; an
+    ``ending`` (time limit, patience) becomes an ``# ended: ...`` line.
     """
     epochs = range(1, len(history.get("loss", [])) + 1)
     with open(folder / "history.csv", "w", newline="") as handle:
@@ -174,6 +185,8 @@ def write_history(folder: Path, name: str, history: dict[str, list[float]], prec
                             + [precision])
         if incomplete:
             handle.write(f"# incomplete: {incomplete}\n")
+        if ending:
+            handle.write(f"# ended: {ending.text} after epoch {len(epochs)}; the best epoch, {ending.best_epoch}, is kept\n")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -241,6 +254,7 @@ def train_model(
     allow_emulated: bool = False,
     resume: bool = False,
     stop: threading.Event | None = None,
+    started: float | None = None,
 ) -> TrainResult:
     """Train a single-channel 2D N2V model on every plane of ``stacks``.
 
@@ -264,6 +278,9 @@ def train_model(
     stop
         An event another thread may set to stop training after the current step (Ctrl-C and
         SIGTERM set it too, when called from the main thread).
+    started
+        When the time limit's budget began (``time.monotonic()``), if before this call: the
+        command line counts reading the images in. By default, at this call.
 
     Raises
     ------
@@ -274,11 +291,13 @@ def train_model(
     from .precision import keep_ends_float32, network_precision, resolve_precision
     from .versions import check_environment
 
+    pace = Pace(parse_duration(config.time_limit) if config.time_limit else None, started)
     check_environment()
     target = Path(model_folder).absolute()
     previous = find_resumable(target) if resume else None
     if previous:
         config = TrainConfig(**previous.metadata.get("training", {}))
+        pace.time_limit = parse_duration(config.time_limit) if config.time_limit else None
         log.info("Resuming %s after epoch %d of %d, with its saved settings.", previous.folder, previous.epochs_done, config.epochs)
     precision = resolve_precision(config.precision, allow_emulated)
     _check_target(target, overwrite, previous)
@@ -325,14 +344,20 @@ def train_model(
                 model.prepare_for_training()
                 if previous:
                     _continue_from(model, staging, history)
-                model.callbacks.append(_epoch_callback(on_epoch, config.epochs, history, stop, done_before))
+                stopping, ended = training_callbacks(pace, config.patience, config.steps, history)
+                model.callbacks += [*stopping, _epoch_callback(on_epoch, config.epochs, history, stop, pace, done_before)]
                 try:
                     if done_before < config.epochs:
                         model.train(patches.train, patches.validation, epochs=config.epochs - done_before)
                 except KeyboardInterrupt:  # a second Ctrl-C: keep what the finished epochs saved
                     stop.set()
+            ending = None if stop.is_set() else ended()
             done = len(history.get("loss", []))
-            if done < config.epochs and (done == done_before or not _keep_readable_weights(staging)):
+            interrupted = done < config.epochs and ending is None
+            if ending:
+                log.info("Training ended after epoch %d of %d: %s; the best epoch, %d, is kept.",
+                         done, config.epochs, ending.text, ending.best_epoch)
+            if interrupted and (done == done_before or not _keep_readable_weights(staging)):
                 kept = f"the interrupted model {previous.folder} is unchanged" if previous else "nothing was kept"
                 raise Interrupted(f"Training stopped before an epoch ended: {kept}.")
             # For n2v's own predict (and bioimage.io tools), record typical raw-unit statistics.
@@ -347,8 +372,8 @@ def train_model(
                 with contextlib.redirect_stdout(io.StringIO()):
                     model = N2V(config=None, name=staging.name, basedir=str(staging.parent))
             shutil.rmtree(staging / "logs", ignore_errors=True)  # n2v's TensorBoard image callback; empty here
-            stopped = f"stopped after {done} of {config.epochs} epochs; continue with --resume" if done < config.epochs else None
-            write_history(staging, target.name, history, precision, stopped)
+            stopped = f"stopped after {done} of {config.epochs} epochs; continue with --resume" if interrupted else None
+            write_history(staging, target.name, history, precision, stopped, ending)
             write_metadata(staging, {
                 "created_by": f"imagej-n2v {__version__}",
                 "normalization": PER_PLANE,
@@ -357,9 +382,10 @@ def train_model(
                 "training": {**config.to_dict(), "precision": precision},
                 "data": patches.summary(),
                 "final_losses": {k: history[k][-1] for k in ("loss", "val_loss") if k in history},
-                **({"incomplete": True, "epochs_done": done} if done < config.epochs else {}),
+                **({"incomplete": True, "epochs_done": done} if interrupted else {}),
+                **({"ended": {**ending.to_dict(), "epochs_done": done}} if ending else {}),
             })
-            if done < config.epochs:
+            if interrupted:
                 raise _keep_interrupted(staging, target, previous, done, config.epochs)
             archive = _export_archive(model, staging, target.name, patches, mean, std) if export else None
             _move_into_place(staging, target, overwrite or previous is not None)
@@ -374,4 +400,4 @@ def train_model(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    return TrainResult(target, target / archive.name if archive else None, history, patches.summary(), precision)
+    return TrainResult(target, target / archive.name if archive else None, history, patches.summary(), precision, ending)

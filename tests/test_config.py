@@ -25,6 +25,8 @@ def _other_value(field) -> str | None:
         return str(field.choices[-1])
     if field.name == "patch_size":
         return "32"  # divisible by 2**unet_depth
+    if field.name in ("time_limit", "struct_mask"):
+        return {"time_limit": "30m", "struct_mask": "rows"}[field.name]  # a duration, a mask's name
     return {"int": str((field.default or 0) + 2), "float": "0.5", "text": "1"}[field.kind]
 
 

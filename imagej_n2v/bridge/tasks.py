@@ -96,14 +96,17 @@ def train(stack: PlaneStack, title: str, options: str, report: Reporter, stop: t
     ``stop`` (Esc in ImageJ, or the worker's stdin closing) stops training after the current
     step; the model so far is kept and ``errors.Interrupted`` says where.
     """
+    from ..stopping import describe_remaining
     from ..training import train_model
 
     chosen = build_options(TRAIN, options, stack.channels)
 
     def on_epoch(epoch: int, epochs: int, logs: dict, seconds: float) -> None:
         loss, val_loss = logs.get("loss", float("nan")), logs.get("val_loss", float("nan"))
-        report.log(f"{TRAIN}: epoch {epoch}/{epochs}  loss {loss:.4f}  val_loss {val_loss:.4f}  ({seconds:.1f} s)")
-        report.progress(epoch, epochs, f"{TRAIN}: epoch {epoch}/{epochs}")
+        estimate = describe_remaining(logs)
+        report.log(f"{TRAIN}: epoch {epoch}/{epochs}  loss {loss:.4f}  val_loss {val_loss:.4f}  ({seconds:.1f} s"
+                   f"{'; ' + estimate if estimate else ''})")
+        report.progress(epoch, epochs, f"{TRAIN}: epoch {epoch}/{epochs}{', ' + estimate if estimate else ''}")
         report.loss(epoch, loss, val_loss)
 
     def on_survey(done: int, total: int) -> None:
@@ -112,6 +115,9 @@ def train(stack: PlaneStack, title: str, options: str, report: Reporter, stop: t
     report.log(f"{TRAIN}: training {chosen.model} on '{title}' ({len(stack)} planes); press Esc to stop.")
     result = train_model([stack], chosen.model, chosen.config, overwrite=chosen.overwrite, on_epoch=on_epoch,
                          on_survey=on_survey, resume=chosen.resume, stop=stop)
+    if result.ending:
+        report.log(f"{TRAIN}: training ended early because {result.ending.text}; the best epoch, "
+                   f"{result.ending.best_epoch}, is kept.")
     report.log(f"{TRAIN}: model written to {result.model_folder}, trained in {result.precision} precision (history.csv, "
                f"loss.png{', ' + result.archive.name if result.archive else ''}).")
     return result.model_folder

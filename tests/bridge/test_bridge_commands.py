@@ -106,16 +106,19 @@ def test_macro_train_writes_a_model_the_cli_uses(macro, input_files, tmp_path):
     code = f"""
     setBatchMode(true);
     open("{input_files.dome}");
-    run("N2V Train", "model=[{model}] patch_size=32 patches=200 validation=0.2 epochs=2 steps=5 batch_size=8 unet_kernel=3 seed=1");
+    run("N2V Train", "model=[{model}] patch_size=32 patches=200 validation=0.2 epochs=2 steps=5 batch_size=8 unet_kernel=3 seed=1 time_limit=1h patience=5 struct_mask=rows");
     """
     result = macro(code)
     assert not result.failed, result.error
     assert "epoch 1/2" in result.log and "epoch 2/2" in result.log
+    assert "left, ends about" in result.log.split("epoch 2/2")[0]  # the estimate, also on the status bar
     with open(model / "history.csv") as handle:
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["1", "2"]
     assert (model / "loss.png").is_file()
     recorded = json.loads((model / "imagej_n2v.json").read_text())["training"]
     assert (recorded["epochs"], recorded["steps"], recorded["val_fraction"]) == (2, 5, 0.2)
+    assert (recorded["time_limit"], recorded["patience"], recorded["struct_mask"]) == ("1h", 5, "rows")
+    assert json.loads((model / "config.json").read_text())["structN2Vmask"] == [[1] * 9]
     assert main(["--quiet", "denoise", str(input_files.dome), "--model", str(model),
                  "--output", str(tmp_path / "cli")]) == 0
     assert (tmp_path / "cli" / "dome_denoised.tif").is_file()

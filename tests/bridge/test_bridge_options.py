@@ -33,6 +33,13 @@ def _fields(command: str) -> dict[str, list[str]]:
     return {line.split("\t")[1]: [line.split("\t")[0], *line.split("\t")[2:]] for line in dialog_spec(command).split("\n")}
 
 
+def test_train_options_end_training_by_time_or_patience_and_choose_a_mask():
+    chosen = build_options(TRAIN, "model=/m time_limit=90m patience=5 struct_mask=[0,1,0;0,1,0;0,1,0]")
+    assert chosen.config == TrainConfig(time_limit="1h30m", patience=5, struct_mask="0,1,0;0,1,0;0,1,0")
+    assert build_options(TRAIN, "model=/m time_limit=").config.time_limit is None
+    assert {"time_limit", "patience", "struct_mask"} <= set(_fields(TRAIN))
+
+
 def test_train_resume_is_a_checkbox_that_defaults_to_off():
     assert build_options(TRAIN, "model=/m resume").resume
     assert not build_options(TRAIN, "model=/m").resume
@@ -62,6 +69,9 @@ def test_dialog_defaults_come_from_the_config_classes(monkeypatch):
     (TRAIN, "model=/m patch_size=30", "patch_size"),
     (TRAIN, "model=/m channels=4", "channel"),
     (TRAIN, "model=/m overwrite=maybe", "checkbox"),
+    (TRAIN, "model=/m time_limit=soon", "time_limit 'soon' is not a duration"),
+    (TRAIN, "model=/m patience=0", "patience must be at least 1"),
+    (TRAIN, "model=/m struct_mask=diagonal", "struct_mask 'diagonal' is unknown"),
 ])
 def test_bad_options_are_one_sentence_naming_the_option(command, options, words):
     with pytest.raises(InputError, match=words) as raised:
