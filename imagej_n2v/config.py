@@ -31,8 +31,9 @@ Numbers = Optional[Tuple[int, ...]]
 
 _PRECISION_HELP = "compute precision: fp32 (exact), bf16, fp16 or auto (the fastest this machine runs natively)"
 
-DEFAULT_PATIENCE = 10
-"""Epochs without a better validation loss before training ends by itself (README: how it was chosen)."""
+DEFAULT_PATIENCE = 15
+"""Epochs without a better validation loss before training ends by itself: more than n2v's own 10
+before it halves the learning rate, so the halved rate gets 5 epochs (README: how it was chosen)."""
 
 
 def setting(default: Any, help: str, *, key: str | None = None, dialog: bool = True, **bounds: Any) -> Any:
