@@ -10,6 +10,7 @@ import ij.gui.Roi;
 import ij.macro.Interpreter;
 import ij.measure.Calibration;
 import ij.process.ImageProcessor;
+import ij.process.LUT;
 import java.awt.GraphicsEnvironment;
 
 /**
@@ -151,8 +152,8 @@ public class N2V_Bridge {
     /**
      * The denoised image: planes in ImageJ order (C fastest, then Z, then T) shaped like {@code like}
      * (its channels and slices; {@code frames} names the input's frames kept, 1-based and
-     * comma-separated, "" for all), with what the input carries: its calibration, display range or,
-     * for a composite, its mode and channel colours, slice labels, properties, ROI, overlay (only when
+     * comma-separated, "" for all), with what the input carries: its calibration, lookup table and
+     * display range or, for a composite, its mode and channel colours, slice labels, properties, ROI, overlay (only when
      * every frame is kept), and Info with {@code info} added below (Image > Show Info, saved in
      * TIFFs). A 32-bit result of an 8 or 16-bit image with a straight-line value calibration (signed
      * 16-bit is one) holds the calibrated values, as Image > Type > 32-bit gives. What cannot be kept
@@ -194,10 +195,16 @@ public class N2V_Bridge {
         if (like.isComposite() && channels > 1) {
             result = new CompositeImage(result, ((CompositeImage) like).getMode());
             ((CompositeImage) result).copyLuts(like);
-        } else if (result.getBitDepth() == like.getBitDepth()) {
-            result.setDisplayRange(like.getDisplayRangeMin(), like.getDisplayRangeMax());
         } else {
-            result.resetDisplayRange();
+            LUT lut = like.getProcessor().getLut();
+            if (lut != null) { // its colours (Fire, an inverted LUT, ...); the range is set below
+                result.getProcessor().setColorModel(lut);
+                result.getStack().setColorModel(lut);
+            }
+            if (result.getBitDepth() == like.getBitDepth())
+                result.setDisplayRange(like.getDisplayRangeMin(), like.getDisplayRangeMax());
+            else
+                result.resetDisplayRange();
         }
         copyAnnotations(like, result, kept.length == like.getNFrames());
         String before = like.getInfoProperty();

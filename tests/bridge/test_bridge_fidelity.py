@@ -131,3 +131,22 @@ def test_imagej_signed_16_bit_in_32_bit_holds_the_calibrated_values(macro, tiny_
     out = tifffile.imread(target)
     assert out.dtype == np.float32 and out.min() < 0
     assert float(out.mean()) == pytest.approx(float(signed.mean()), abs=0.05 * float(signed.std()))
+
+
+def test_imagej_result_keeps_the_lookup_table_of_a_single_channel_image(macro, tiny_model, tmp_path):
+    source = tmp_path / "in.tif"
+    tifffile.imwrite(source, STACK.noisy, imagej=True, metadata={"axes": STACK.axes})
+    result = macro(f"""
+    setBatchMode(true);
+    open("{source}");
+    run("Fire");
+    getLut(r, g, b);
+    before = "" + r[100] + "," + g[100] + "," + b[100];
+    run("N2V Denoise", "model=[{tiny_model}]");
+    getLut(r, g, b);
+    print("lut " + before + " -> " + r[100] + "," + g[100] + "," + b[100]);
+    """)
+    assert not result.failed, result.error
+    line = next(line for line in result.log.splitlines() if line.startswith("lut "))
+    before, after = line[4:].split(" -> ")
+    assert before == after and before != "100,100,100", line
