@@ -1,8 +1,11 @@
-"""The ImageJ bridge: N2V Denoise and N2V Train as ImageJ commands, run by this Python process.
+"""The ImageJ bridge: N2V Denoise and N2V Train as ImageJ commands.
 
-``runtime`` starts ImageJ (a jar or Fiji) in-process, ``pixels`` moves planes between
-``ImagePlus`` and numpy, ``commands`` is the handler the Java plugins call, ``options`` parses
-their macro options into the core's settings, and ``macro`` runs macros and the ImageJ window.
+``tasks`` runs the commands without Java (an options string and planes in), for both ways into
+ImageJ: a JVM this Python process started (``runtime`` starts ImageJ, a jar or Fiji; ``pixels``
+moves planes between ``ImagePlus`` and numpy; ``commands`` is the handler the Java plugins
+call; ``macro`` runs macros and the ImageJ window; ``dialogs`` closes dialogs in headless runs),
+and an ImageJ started as usual, whose jar talks to ``imagej_n2v.worker``. ``options`` parses
+the commands' macro options into the core's settings and describes their dialogs.
 Nothing here is imported by the core.
 """
 

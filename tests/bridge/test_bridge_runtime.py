@@ -108,3 +108,21 @@ def test_macro_argument_reaches_get_argument(imagej, tmp_path):
     script.write_text('print("got " + getArgument());\n')
     result = run_macro_file(script, "input=[a b]")
     assert not result.failed and "got input=[a b]" in result.log
+
+
+def test_loss_plot_window_grows_with_each_epoch(imagej):
+    """The plot a menu run of N2V Train shows (both ways into ImageJ use the jar's N2V_LossPlot)."""
+    from jpype import JClass
+
+    plot = JClass("N2V_LossPlot")("N2V Train")
+    plot.add(1.0, 0.50, 0.60)
+    plot.add(2.0, 0.40, 0.55)
+    window = JClass("ij.WindowManager").getWindow("N2V Train: loss")
+    try:
+        assert window is not None, "no plot window"
+        shown = window.getPlot()
+        assert list(shown.getDataObjectArrays(0)[1]) == pytest.approx([0.50, 0.40])  # training loss
+        assert list(shown.getDataObjectArrays(1)[1]) == pytest.approx([0.60, 0.55])  # validation loss
+    finally:
+        if window is not None:
+            window.close()
