@@ -176,11 +176,16 @@ def test_unreachable_scheduler_is_one_sentence_and_writes_nothing(input_files, t
     assert not out.exists()
 
 
-def test_worker_with_another_version_is_named(tiny_model, input_files, tmp_path, capsys):
-    """A real ``dask worker`` whose environment holds imagej-n2v 9.9.9 (a distribution's metadata)."""
-    other = tmp_path / "site" / "imagej_n2v-9.9.9.dist-info"
+@pytest.mark.parametrize("distribution, version, named", [
+    ("imagej-n2v", "9.9.9", "has imagej-n2v 9.9.9 but this machine has"),
+    ("keras", "3.0.0", "cannot denoise: keras 3.0.0 is installed but Keras 2.15 is needed"),
+])
+def test_worker_with_other_versions_is_named(distribution, version, named, tiny_model, input_files, tmp_path, capsys):
+    """A real ``dask worker`` whose environment holds another version (a distribution's metadata
+    first on its path), as a worker node with another installation would."""
+    other = tmp_path / "site" / f"{distribution.replace('-', '_')}-{version}.dist-info"
     other.mkdir(parents=True)
-    (other / "METADATA").write_text("Metadata-Version: 2.1\nName: imagej-n2v\nVersion: 9.9.9\n")
+    (other / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(other.parent), os.environ.get("PYTHONPATH", "")])}
     with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=":0") as empty:
         worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", empty.scheduler_address,
@@ -194,8 +199,8 @@ def test_worker_with_another_version_is_named(tiny_model, input_files, tmp_path,
             worker.wait(timeout=60)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert "has imagej-n2v 9.9.9 but this machine has" in err[-1]
     assert err[-1].startswith("imagej-n2v: error: The Dask worker tcp://127.0.0.1:")
+    assert named in err[-1]
     assert not (tmp_path / "out").exists()
 
 
