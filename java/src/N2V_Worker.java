@@ -19,7 +19,8 @@ import java.util.Properties;
  * The Python worker of an ImageJ that Python did not start: "python -m imagej_n2v.worker", one per
  * ImageJ session, kept warm between commands (the model stays loaded).
  *
- * Which Python: the IMAGEJ_N2V_PYTHON environment variable, else imagej_n2v.properties beside this
+ * Which Python: the Java property imagej_n2v.python (-Dimagej_n2v.python=...), else the
+ * IMAGEJ_N2V_PYTHON environment variable, else imagej_n2v.properties beside this
  * jar, written by "imagej-n2v install-plugin" (keys python and version). The two talk through the
  * worker's stdin and stdout (N2V_Message); its stderr is kept, last lines only, to explain a crash.
  * One command at a time: a second one while one runs is refused with a sentence. When ImageJ quits
@@ -173,7 +174,7 @@ final class N2V_Worker {
     /** Starts the recorded Python and checks its hello: the protocol and the installed version must match. */
     private static N2V_Worker start() throws N2V_Bridge.Failure {
         Properties config = config();
-        String python = System.getenv("IMAGEJ_N2V_PYTHON");
+        String python = System.getProperty("imagej_n2v.python", System.getenv("IMAGEJ_N2V_PYTHON"));
         if (python == null || python.isEmpty())
             python = config.getProperty("python", "");
         if (python.isEmpty())
