@@ -259,7 +259,7 @@ def _run_denoise(args) -> int:
     from .config import DenoiseConfig
     from .inference import load_denoiser
     from .output_types import output_dtype
-    from .tiff_io import find_tiffs, for_output, output_shape, read_image, write_planes
+    from .tiff_io import find_tiffs, output_shape, read_image, write_denoised
 
     config = _settings(args, DenoiseConfig)
     paths = find_tiffs(args.inputs)
@@ -282,8 +282,6 @@ def _run_denoise(args) -> int:
         folder = Path(args.output) if args.output else path.parent
         target = folder / f"{path.stem}_denoised.tif"
         shape = output_shape(stack, out_axes, None if frames is None else len(frames))
-        dtype = output_dtype(stack.dtype, config.bit_depth)
-        calibration, transform = for_output(image.calibration, stack, frames, dtype)
         n_planes = len(list(stack.indices(frames)))
 
         def on_plane(done: int, total: int) -> None:
@@ -298,8 +296,8 @@ def _run_denoise(args) -> int:
                 stack, frames=frames, channels=channels, bit_depth=config.bit_depth,
                 batch_planes=config.batch_planes, keep_zero_columns=config.keep_zero_columns, progress=on_plane,
             )
-            write_planes(target, planes if transform is None else map(transform, planes), out_axes, shape, dtype,
-                         calibration, overwrite=args.overwrite, info=denoiser.provenance())
+            write_denoised(target, planes, image, frames, output_dtype(stack.dtype, config.bit_depth),
+                           overwrite=args.overwrite, info=denoiser.provenance())
         written.append(target)
         log.info("%s -> %s (%s %s, %.1f s)", path.name, target, out_axes, shape, time.monotonic() - started)
         print(target)

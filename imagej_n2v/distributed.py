@@ -33,7 +33,7 @@ from .axes import choose
 from .config import DenoiseConfig
 from .errors import ClusterError, N2VError, NothingToDenoise
 from .inference import batch_size
-from .tiff_io import TiffImage, check_target, for_output, output_shape, read_image, write_planes
+from .tiff_io import TiffImage, check_target, output_shape, read_image, write_denoised
 
 log = logging.getLogger(__name__)
 
@@ -258,10 +258,8 @@ class ClusterRun:
         try:
             results = self._results(job)
             first = next(results)
-            calibration, transform = for_output(job.image.calibration, job.image.stack, job.frames, first.planes.dtype)
-            planes = self._planes(chain([first], results))
-            write_planes(job.target, planes if transform is None else map(transform, planes), job.axes, job.shape,
-                         first.planes.dtype, calibration, overwrite=self.overwrite, info=first.provenance)
+            write_denoised(job.target, self._planes(chain([first], results)), job.image, job.frames,
+                           first.planes.dtype, overwrite=self.overwrite, info=first.provenance)
         except N2VError:
             self._prefetch.drop(job)
             raise

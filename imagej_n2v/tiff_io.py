@@ -455,6 +455,28 @@ def write_planes(
     return target
 
 
+def write_denoised(
+    target: Path,
+    planes: Iterable[np.ndarray],
+    image: TiffImage,
+    frames: list[int] | None,
+    dtype: np.dtype,
+    overwrite: bool = False,
+    info: str | None = None,
+) -> Path:
+    """Write the output planes (ImageJ order) of ``frames`` of ``image`` with what the input carries.
+
+    The one way every front door that writes files (the CLI, the cluster path) writes an output,
+    so none keeps less of the input's metadata than another (see ``for_output``).
+    """
+    stack = image.stack
+    axes = stack.canonical_dims()
+    calibration, transform = for_output(image.calibration, stack, frames, dtype)
+    shape = output_shape(stack, axes, None if frames is None else len(frames))
+    return write_planes(Path(target), planes if transform is None else map(transform, planes), axes, shape, dtype,
+                        calibration, overwrite=overwrite, info=info)
+
+
 def output_shape(stack: PlaneStack, axes: str, frames: int | None = None) -> tuple[int, ...]:
     """The shape of ``stack`` in ``axes`` (ImageJ order), with ``frames`` frames if given."""
     sizes = {"T": stack.frames if frames is None else frames, "Z": stack.slices, "C": stack.channels,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from imagej_n2v.tiff_io import for_output, output_shape, read_image, write_planes
+from imagej_n2v.tiff_io import read_image, write_denoised
 
 NAMES = ["DAPI", "GFP"]
 
@@ -21,13 +21,9 @@ def _ome(path, data, axes, **metadata):
 
 
 def _rewrite(image, target, frames=None, dtype=np.uint16):
-    """Write ``image``'s planes (unchanged) as a denoised output would be written."""
-    stack = image.stack
-    calibration, transform = for_output(image.calibration, stack, frames, np.dtype(dtype))
-    planes = (stack.plane(i).astype(dtype) for i in stack.indices(frames))
-    axes = stack.canonical_dims()
-    write_planes(target, planes if transform is None else map(transform, planes), axes,
-                 output_shape(stack, axes, None if frames is None else len(frames)), dtype, calibration, info="denoised")
+    """Write ``image``'s planes (unchanged) as a denoised output is written."""
+    planes = (image.stack.plane(i).astype(dtype) for i in image.stack.indices(frames))
+    write_denoised(target, planes, image, frames, np.dtype(dtype), info="denoised")
     return tifffile.TiffFile(target)
 
 
