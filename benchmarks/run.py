@@ -325,9 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     if "training" in parts:
         results["training"] = training_rates(options.train_steps, stacks[256], work)
     if "quality" in parts:
-        results["quality"] = time_to_quality(options.quality_epochs, options.quality_steps, options.quality_patches, work)
+        results["quality"] = {**time_to_quality(options.quality_epochs, options.quality_steps, options.quality_patches,
+                                                work), "cpu": results["machine"]["cpu"]}
     if "precisions" in parts:
-        results["precisions"] = precision_rates(options.train_steps, stacks[256], work)
+        results["precisions"] = {"rates": precision_rates(options.train_steps, stacks[256], work),
+                                 "cpu": results["machine"]["cpu"]}
     if "large" in parts and options.large_gb > 0:
         results["large_stack"] = large_run(options.large_gb, options.large_channels, stacks[256], work)
     if "cluster" in parts:
