@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .axes import choose
 from .config import DenoiseConfig, TrainConfig
-from .stack import PlaneStack
+from .stack import PlaneStack, gather
 
 if TYPE_CHECKING:
     from .training import EpochCallback
@@ -40,20 +39,13 @@ def denoise(
         A ``DenoiseConfig``, or its fields as keywords (``bit_depth=32``, ``frames="1-3"``).
         Frames not chosen are left out; channels not chosen are copied unchanged.
     """
+    from .commands import denoise_stack
     from .inference import load_denoiser
 
     config = config or DenoiseConfig(**options)
     stack = PlaneStack(array, axes)
-    denoiser = load_denoiser(model, config.precision)
-    return denoiser.denoise(
-        array,
-        stack.axes,
-        frames=choose(config.frames, stack.frames, "frame"),
-        channels=choose(config.channels, stack.channels, "channel"),
-        bit_depth=config.bit_depth,
-        batch_planes=config.batch_planes,
-        keep_zero_columns=config.keep_zero_columns,
-    )
+    result = denoise_stack(load_denoiser(model, config.precision), stack, config)
+    return gather(result.planes, stack, result.frames, result.dtype)
 
 
 def denoise_files(

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from . import __version__
 from .errors import ClusterError, InputError, Interrupted, N2VError
@@ -255,11 +255,10 @@ def _for_each_file(paths: Sequence[Path], work: Callable[[Path], None]) -> int:
 
 
 def _run_denoise(args) -> int:
-    from .axes import choose
+    from .commands import denoise_stack
     from .config import DenoiseConfig
     from .inference import load_denoiser
-    from .output_types import output_dtype
-    from .tiff_io import find_tiffs, output_shape, read_image, write_denoised
+    from .tiff_io import find_tiffs, read_image, write_denoised
 
     config = _settings(args, DenoiseConfig)
     paths = find_tiffs(args.inputs)
@@ -273,33 +272,22 @@ def _run_denoise(args) -> int:
             raise Interrupted(f"stopped before {path.name}; {len(written)} of {len(paths)} file(s) were denoised")
         started = time.monotonic()
         image = read_image(path, args.axes)
-        stack = image.stack
-        frames = choose(config.frames, stack.frames, "frame")
-        channels = choose(config.channels, stack.channels, "channel")
-        out_axes = stack.canonical_dims()
-        if out_axes != stack.axes:
-            log.warning("%s: axes %s are written in ImageJ's order %s.", path.name, stack.axes, out_axes)
-        folder = Path(args.output) if args.output else path.parent
-        target = folder / f"{path.stem}_denoised.tif"
-        shape = output_shape(stack, out_axes, None if frames is None else len(frames))
-        n_planes = len(list(stack.indices(frames)))
+        target = (Path(args.output) if args.output else path.parent) / f"{path.stem}_denoised.tif"
 
         def on_plane(done: int, total: int) -> None:
             """Called after each plane went to the temporary file: the safe point to stop at."""
-            bar.update(done - bar.n)
             log.debug("%s: plane %d of %d written", path.name, done, total)
             if stop.is_set():  # before the rename: an earlier output stays as it was
                 raise Interrupted(f"stopped after {done} of {total} planes of {path.name}; {target} was not written")
 
-        with _progress_bar(n_planes, path.name, "plane") as bar:
-            planes = denoiser.denoise_planes(
-                stack, frames=frames, channels=channels, bit_depth=config.bit_depth,
-                batch_planes=config.batch_planes, keep_zero_columns=config.keep_zero_columns, progress=on_plane,
-            )
-            write_denoised(target, planes, image, frames, output_dtype(stack.dtype, config.bit_depth),
-                           overwrite=args.overwrite, info=denoiser.provenance())
+        result = denoise_stack(denoiser, image.stack, config, on_plane)
+        if result.axes != image.axes:
+            log.warning("%s: axes %s are written in ImageJ's order %s.", path.name, image.axes, result.axes)
+        with _progress_bar(result.count, path.name, "plane") as bar:
+            write_denoised(target, _counted(result.planes, bar), image, result.frames, result.dtype,
+                           overwrite=args.overwrite, info=result.info)
         written.append(target)
-        log.info("%s -> %s (%s %s, %.1f s)", path.name, target, out_axes, shape, time.monotonic() - started)
+        log.info("%s -> %s (%s %s, %.1f s)", path.name, target, result.axes, result.shape, time.monotonic() - started)
         print(target)
 
     # Ctrl-C and SIGTERM only ask to stop: the request is honoured between planes, so a signal
@@ -309,6 +297,13 @@ def _run_denoise(args) -> int:
     if stop.is_set():
         log.warning("The stop request came after the last output was written: nothing was left to stop.")
     return code
+
+
+def _counted(planes: Iterable, bar) -> Iterator:
+    """``planes`` as they are taken, each one moving the progress bar."""
+    for plane in planes:
+        yield plane
+        bar.update(1)
 
 
 def _denoise_on_cluster(args, config, paths: Sequence[Path]) -> int:

@@ -29,11 +29,12 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from . import __version__
+from .atomic import check_target
 from .axes import choose
 from .config import DenoiseConfig
 from .errors import ClusterError, N2VError, NothingToDenoise
 from .inference import batch_size
-from .tiff_io import TiffImage, check_target, output_shape, read_image, write_denoised
+from .tiff_io import TiffImage, output_shape, read_image, write_denoised
 
 log = logging.getLogger(__name__)
 
@@ -135,20 +136,13 @@ def denoise_piece(piece: Piece, model: str, config: DenoiseConfig) -> PieceResul
 
     ``load_denoiser`` caches the traced model per process, so each worker loads it once.
     """
+    from .commands import denoise_stack
     from .inference import load_denoiser
 
     _limit_tensorflow_threads()
     denoiser = load_denoiser(model, config.precision)
     stack = read_image(piece.path, piece.axes).stack
-    planes = denoiser.denoise_planes(
-        stack,
-        frames=choose(config.frames, stack.frames, "frame"),
-        channels=choose(config.channels, stack.channels, "channel"),
-        bit_depth=config.bit_depth,
-        batch_planes=config.batch_planes,
-        keep_zero_columns=config.keep_zero_columns,
-        planes=slice(piece.start, piece.stop),
-    )
+    planes = denoise_stack(denoiser, stack, config, planes=slice(piece.start, piece.stop)).planes
     done: list[np.ndarray] = []
     nothing = None
     warnings = _Warnings()

@@ -23,7 +23,7 @@ from .errors import ModelError, NothingToDenoise
 from .model import PER_PLANE, ModelDescription, build_network, describe_model
 from .output_types import PlaneConverter, output_dtype
 from .planes import Normalization, kept_columns, plane_normalization
-from .stack import PlaneIndex, PlaneStack
+from .stack import PlaneIndex, PlaneStack, gather
 
 log = logging.getLogger(__name__)
 
@@ -259,17 +259,9 @@ class Denoiser:
 
         Accepts the keyword options of ``denoise_planes``. Frames not chosen are dropped.
         """
-        from .axes import from_canonical
-
         stack = PlaneStack(array, axes)
-        frames = options.get("frames")
-        n_frames = stack.frames if frames is None else len(frames)
-        out = np.empty((n_frames, stack.slices, stack.channels, stack.height, stack.width),
-                       dtype=output_dtype(stack.dtype, options.get("bit_depth", "auto")))
-        flat = out.reshape(-1, stack.height, stack.width)
-        for number, plane in enumerate(self.denoise_planes(stack, **options)):
-            flat[number] = plane
-        return from_canonical(out, stack.axes)
+        dtype = output_dtype(stack.dtype, options.get("bit_depth", "auto"))
+        return gather(self.denoise_planes(stack, **options), stack, options.get("frames"), dtype)
 
 
 @lru_cache(maxsize=4)

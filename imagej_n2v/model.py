@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_text
 from .errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -242,9 +243,7 @@ def _quiet_warnings():
 
 def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
     """Write ``imagej_n2v.json`` (atomically: a reader never sees half a file)."""
-    temp = folder / f".{METADATA_FILE}.partial"
-    temp.write_text(json.dumps(metadata, indent=2, sort_keys=True))
-    os.replace(temp, folder / METADATA_FILE)
+    write_text(folder / METADATA_FILE, json.dumps(metadata, indent=2, sort_keys=True))
 
 
 def info_lines(description: ModelDescription) -> list[str]:

@@ -9,11 +9,11 @@ with integers for the non-plane axes returns one 2D plane.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .axes import CANONICAL, canonical_shape, normalize_axes
+from .axes import CANONICAL, canonical_shape, from_canonical, normalize_axes
 from .errors import InputError
 
 
@@ -87,3 +87,16 @@ class PlaneStack:
     def canonical_dims(self) -> str:
         """The axes this stack has, in ImageJ order (what an output file carries)."""
         return "".join(a for a in CANONICAL if a in self.axes)
+
+
+def gather(planes: Iterable[np.ndarray], like: PlaneStack, frames: Sequence[int] | None, dtype: np.dtype) -> np.ndarray:
+    """Planes in ImageJ order (C fastest, then Z, then T) as one array with the axes of ``like``.
+
+    ``frames`` are the 0-based frames of ``like`` the planes belong to (None: all).
+    """
+    count = like.frames if frames is None else len(frames)
+    out = np.empty((count, like.slices, like.channels, like.height, like.width), dtype=dtype)
+    flat = out.reshape(-1, like.height, like.width)
+    for number, plane in enumerate(planes):
+        flat[number] = plane
+    return from_canonical(out, like.axes)

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 from xml.etree import ElementTree
 
 import numpy as np
 import tifffile
 
+from .atomic import atomic_output
 from .axes import axes_examples, imagej_order, normalize_axes
-from .errors import AxesError, InputError, OutputError
+from .errors import AxesError, InputError
 from .stack import PlaneStack
-from .system import share_like_plain_files
 
 log = logging.getLogger(__name__)
 
@@ -398,38 +396,6 @@ def imagej_metadata(axes: str, calibration: Calibration, info: str | None = None
         metadata["Info"] = info
     extra = {"resolution": (1.0 / calibration.pixel_width, 1.0 / calibration.pixel_height)}
     return metadata, extra
-
-
-def check_target(target: Path, overwrite: bool) -> None:
-    """Refuse to replace an existing output unless asked to (before any work is spent on it)."""
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target} already exists: choose another output folder or pass --overwrite.")
-
-
-@contextmanager
-def atomic_output(target: Path, overwrite: bool) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; move it into place only if the block succeeds."""
-    target = Path(target)
-    check_target(target, overwrite)
-    folder = target.parent
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"The output folder {folder} is a file: choose a folder for the outputs.")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=folder)
-        os.close(handle)
-    except OSError as exc:
-        raise OutputError(f"Cannot write to the folder {folder} ({exc.strerror}): choose a writable output folder.") from None
-    temp_path = Path(temp)
-    try:
-        yield temp_path
-        share_like_plain_files(temp_path)
-        os.replace(temp_path, target)
-    except OSError as exc:  # numpy's short writes on a full disk carry no errno, only a message
-        reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
-        raise OutputError(f"Writing {target} failed ({reason}): free disk space or choose another folder.") from None
-    finally:
-        temp_path.unlink(missing_ok=True)
 
 
 def write_planes(

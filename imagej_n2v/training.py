@@ -13,7 +13,6 @@ import io
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 import warnings
@@ -24,6 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import __version__
+from .atomic import move_into_place, staging_folder
 from .axes import choose
 from .config import TrainConfig
 from .errors import InputError, Interrupted, OutputError
@@ -34,7 +34,6 @@ from .patches import TrainingPatches, sample_patches
 from .resume import Resumable, find_resumable, incomplete_place, is_incomplete
 from .stack import PlaneStack
 from .stopping import Ending, Pace, parse_duration, training_callbacks
-from .system import share_like_plain_files
 
 log = logging.getLogger(__name__)
 
@@ -234,12 +233,7 @@ def _move_into_place(staging: Path, target: Path, overwrite: bool) -> None:
     """Rename a finished staging folder to ``target``; checked again, as a model may have appeared meanwhile."""
     if target.exists():
         _check_target(target, overwrite, None)
-        retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        os.replace(target, retired / target.name)
-        os.replace(staging, target)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(staging, target)
+    move_into_place(staging, target)
 
 
 def train_model(
@@ -316,9 +310,7 @@ def train_model(
     log.info("Training on %d patches (%d for validation) from %d planes, in %s precision.",
              len(patches.train), len(patches.validation), patches.planes_used, precision)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-        share_like_plain_files(staging)
+        staging = staging_folder(target)
         if previous:
             for weights in previous.folder.glob("weights_*.h5"):
                 shutil.copy2(weights, staging)

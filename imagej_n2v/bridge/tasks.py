@@ -49,22 +49,16 @@ class Denoised:
 
 def denoise(stack: PlaneStack, title: str, options: str, report: Reporter) -> Denoised:
     """Start denoising ``stack`` (an image called ``title``) with the options of N2V Denoise."""
-    from ..axes import choose
+    from ..commands import denoise_stack
     from ..inference import load_denoiser
 
     chosen = build_options(DENOISE, options)
-    config = chosen.config
-    frames = choose(config.frames, stack.frames, "frame")
-    channels = choose(config.channels, stack.channels, "channel")
-    denoiser = load_denoiser(chosen.model, config.precision)
-    planes = denoiser.denoise_planes(
-        stack, frames=frames, channels=channels, bit_depth=config.bit_depth, batch_planes=config.batch_planes,
-        keep_zero_columns=config.keep_zero_columns,
-        progress=lambda done, total: report.progress(done, total, f"{DENOISE}: plane {done}/{total}"),
-    )
+    denoiser = load_denoiser(chosen.model, chosen.config.precision)
+    result = denoise_stack(denoiser, stack, chosen.config,
+                           lambda done, total: report.progress(done, total, f"{DENOISE}: plane {done}/{total}"))
     result_title = output_title(title)
-    done = f"{DENOISE}: {result_title}: {denoiser.provenance()}"
-    return Denoised(_then(planes, report, done), frames, result_title, denoiser.provenance())
+    done = f"{DENOISE}: {result_title}: {result.info}"
+    return Denoised(_then(result.planes, report, done), result.frames, result_title, result.info)
 
 
 class _LogWarnings(logging.Handler):

@@ -1,0 +1,64 @@
+"""The commands, written once: every front door (CLI, Python API, ImageJ commands, worker) calls these.
+
+``denoise_stack`` takes a loaded model, a stack and the ``DenoiseConfig``, chooses the frames
+and channels, and returns the output planes with what the output is (axes, shape, pixel type,
+provenance); where the planes go (a TIFF, an array, an ``ImagePlus``) is the caller's part.
+Training's one entry is ``training.train_model``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .axes import choose
+from .config import DenoiseConfig
+from .inference import Denoiser
+from .output_types import output_dtype
+from .stack import PlaneStack
+from .tiff_io import output_shape
+
+
+@dataclass
+class Denoised:
+    """A denoised stack on its way out: planes are computed as they are taken."""
+
+    planes: Iterator[np.ndarray]  # in ImageJ order: C fastest, then Z, then T
+    axes: str  # the input's axes in ImageJ order (the order a written file gets)
+    shape: tuple[int, ...]  # in ``axes``, with only the chosen frames
+    dtype: np.dtype
+    frames: list[int] | None  # 0-based frames of the input in the output; None: all
+    info: str  # which model and precision made it (ImageJ's Info)
+
+    @property
+    def count(self) -> int:
+        """How many planes the whole output has."""
+        return int(np.prod(self.shape[:-2]))
+
+
+def denoise_stack(
+    denoiser: Denoiser,
+    stack: PlaneStack,
+    config: DenoiseConfig,
+    progress: Callable[[int, int], None] | None = None,
+    planes: slice | None = None,
+) -> Denoised:
+    """Denoise the chosen frames and channels of ``stack`` with ``denoiser``.
+
+    Frames not chosen are left out of the output; channels not chosen are copied through.
+    ``progress(done, total)`` is called as planes are taken. Nothing is computed until then,
+    but a frame or channel the stack lacks is refused here, before any output is begun.
+    ``planes`` takes only a run of the output planes (a unit of work on a cluster);
+    ``shape`` still describes the whole output.
+    """
+    frames = choose(config.frames, stack.frames, "frame")
+    channels = choose(config.channels, stack.channels, "channel")
+    axes = stack.canonical_dims()
+    output = denoiser.denoise_planes(
+        stack, frames=frames, channels=channels, bit_depth=config.bit_depth, batch_planes=config.batch_planes,
+        keep_zero_columns=config.keep_zero_columns, progress=progress, planes=planes,
+    )
+    shape = output_shape(stack, axes, None if frames is None else len(frames))
+    return Denoised(output, axes, shape, output_dtype(stack.dtype, config.bit_depth), frames, denoiser.provenance())
