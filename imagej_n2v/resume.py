@@ -9,13 +9,13 @@ interrupted run then goes to ``<name>.incomplete`` beside it.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .history import read_history
 from .model import METADATA_FILE
 
 log = logging.getLogger(__name__)
@@ -49,17 +49,6 @@ def incomplete_place(target: Path) -> Path:
     if not target.exists() or is_incomplete(target):
         return target
     return target.with_name(target.name + INCOMPLETE_SUFFIX)
-
-
-def read_history(folder: Path) -> dict[str, list[float]]:
-    """The per-epoch values of ``history.csv`` (as written by ``training.write_history``)."""
-    history: dict[str, list[float]] = {}
-    with open(folder / "history.csv", newline="") as handle:
-        for row in csv.DictReader(line for line in handle if not line.startswith("#")):
-            for key in ("loss", "val_loss", "lr"):
-                if row.get(key) not in (None, ""):
-                    history.setdefault(key, []).append(float(row[key]))
-    return history
 
 
 def find_resumable(target: Path) -> Resumable:
