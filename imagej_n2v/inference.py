@@ -2,19 +2,21 @@
 
 The network is wrapped once in a ``tf.function`` with a shape-agnostic signature, so it is
 traced once per session rather than once per plane. Planes are read, normalised and padded in
-one thread, run through the network in another, and handed back in order, so reading,
-computing and writing overlap and only a few planes are in memory at any time.
+one thread, run through the network in another, and handed back in order: a plain pipeline of
+two ``concurrent.futures`` prefetches, so reading, computing and writing overlap and only a few
+planes are in memory at any time.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
+from collections import deque
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -26,9 +28,10 @@ from .planes import Normalization, kept_columns, plane_normalization
 from .stack import PlaneIndex, PlaneStack, gather
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 QUEUE_DEPTH = 2
-"""Batches waiting between stages: enough to keep the network busy, few enough to bound memory."""
+"""Batches prepared or computed ahead of the caller: enough to keep the network busy, few enough to bound memory."""
 
 BATCH_PIXELS = 2**18
 """Most pixels per network call (one 512x512 plane, four 256x256 ones). The U-Net's activations
@@ -57,6 +60,56 @@ def batch_size(batch_planes: int, height: int, width: int) -> int:
 def _split(total: int) -> tuple[int, int]:
     """csbdeep's PadAndCropResizer split, so results match n2v's ``predict``."""
     return total // 2, total - total // 2
+
+
+def _batches(prepared: Iterable[_Prepared], size: int) -> Iterator[list[_Prepared]]:
+    """Consecutive planes in groups of ``size`` (one network call each), split where the padded shape changes."""
+    pending: list[_Prepared] = []
+    for item in prepared:
+        if item.padded is not None and any(p.padded is not None and p.padded.shape != item.padded.shape for p in pending):
+            yield pending
+            pending = []
+        pending.append(item)
+        if len(pending) >= size:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
+
+
+def prefetch(executor: Executor, calls: Iterable[Callable[[], T]], ahead: int) -> Iterator[T]:
+    """The results of ``calls`` in order, with up to ``ahead`` more of them running in ``executor``.
+
+    A failure while taking the next call (an earlier stage's error) is raised only after the
+    results already started, so errors arrive in plane order.
+    """
+    pending: deque[Future] = deque()
+    calls = iter(calls)
+    while True:
+        try:
+            call = next(calls, None)
+        except BaseException:
+            while pending:
+                yield pending.popleft().result()
+            raise
+        if call is None:
+            break
+        pending.append(executor.submit(call))
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+@contextmanager
+def _single_threads(*names: str) -> Iterator[list[ThreadPoolExecutor]]:
+    """One single-thread executor per name; on leaving, work not yet begun is cancelled."""
+    executors = [ThreadPoolExecutor(1, thread_name_prefix=name) for name in names]
+    try:
+        yield executors
+    finally:
+        for executor in executors:
+            executor.shutdown(wait=True, cancel_futures=True)
 
 
 class Denoiser:
@@ -147,6 +200,12 @@ class Denoiser:
         full[:, prepared.columns] = denoised
         return convert(full, prepared.plane)
 
+    def _finish(self, batch: list[_Prepared], convert: PlaneConverter) -> tuple[list[np.ndarray], int]:
+        """Output planes of one batch (one network call for those that need it), and how many were denoised."""
+        work = [p for p in batch if p.columns is not None]
+        outputs = iter(self._run(work) if work else [])
+        return [self._assemble(p, next(outputs) if p.columns is not None else None, convert) for p in batch], len(work)
+
     def denoise_planes(
         self,
         stack: PlaneStack,
@@ -165,94 +224,31 @@ class Denoiser:
         type follows ``bit_depth`` and the input's type (see ``output_types``).
         ``planes`` picks a run of the output planes (a cluster's unit of work); a run that
         starts at a multiple of ``batch_size`` is batched as in the whole stack.
+
+        Planes are read and prepared in one thread and run through the network in another,
+        each a few batches ahead of the caller, so reading, computing and writing overlap.
         """
         convert = PlaneConverter(stack.dtype, bit_depth, stack.source)
         indices = list(stack.indices(frames))[planes or slice(None)]
-        total = len(indices)
-        batch_planes = batch_size(batch_planes, stack.height, stack.width)
-        prepared_q: queue.Queue = queue.Queue(QUEUE_DEPTH * batch_planes)
-        done_q: queue.Queue = queue.Queue(QUEUE_DEPTH)
-        stop = threading.Event()
-
-        def put(q: queue.Queue, item) -> bool:
-            while not stop.is_set():
-                try:
-                    q.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        def read_and_prepare() -> None:
-            try:
-                for index in indices:
-                    if not put(prepared_q, self._prepare(stack, index, channels, keep_zero_columns)):
-                        return
-                put(prepared_q, None)
-            except BaseException as exc:  # handed to the consumer, which re-raises it
-                put(prepared_q, exc)
-
-        denoised = 0  # planes that went through the network; none means the input was all zero
-
-        def compute() -> None:
-            pending: list[_Prepared] = []
-
-            def flush() -> bool:
-                nonlocal denoised
-                # outputs keep plane order: a batch only holds consecutive planes
-                work = [p for p in pending if p.columns is not None]
-                denoised += len(work)
-                outputs = iter(self._run(work) if work else [])
-                assembled = [self._assemble(p, next(outputs) if p.columns is not None else None, convert) for p in pending]
-                pending.clear()
-                return put(done_q, assembled)
-
-            try:
-                while True:
-                    item = prepared_q.get()
-                    if isinstance(item, BaseException):
-                        raise item
-                    if item is None:
-                        break
-                    shape_changes = pending and item.columns is not None and any(
-                        p.padded is not None and p.padded.shape != item.padded.shape for p in pending)
-                    if shape_changes and not flush():
-                        return
-                    pending.append(item)
-                    if len(pending) >= batch_planes and not flush():
-                        return
-                if pending and not flush():
-                    return
-                put(done_q, None)
-            except BaseException as exc:
-                put(done_q, exc)
-
-        workers = [threading.Thread(target=f, daemon=True, name=f"n2v-{f.__name__}") for f in (read_and_prepare, compute)]
-        for worker in workers:
-            worker.start()
-        finished = 0
-        try:
-            while True:
-                item = done_q.get()
-                if isinstance(item, BaseException):
-                    raise item
-                if item is None:
-                    if not denoised:
-                        raise NothingToDenoise(
-                            f"{stack.source} is zero everywhere in the chosen frames and channels: there is nothing "
-                            f"to denoise; check the file or the --frames/--channels choice."
-                        )
-                    convert.report()
-                    break
-                for plane in item:
+        size = batch_size(batch_planes, stack.height, stack.width)
+        finished = denoised = 0  # denoised: planes that went through the network
+        with _single_threads("n2v-read", "n2v-compute") as (reader, computer):
+            prepared = prefetch(reader, (partial(self._prepare, stack, i, channels, keep_zero_columns) for i in indices),
+                                QUEUE_DEPTH * size)
+            batches = (partial(self._finish, batch, convert) for batch in _batches(prepared, size))
+            for outputs, count in prefetch(computer, batches, QUEUE_DEPTH):
+                denoised += count
+                for plane in outputs:
                     yield plane
                     finished += 1
                     if progress:
-                        progress(finished, total)
-        finally:
-            stop.set()
-            for worker in workers:
-                worker.join(timeout=5)
+                        progress(finished, len(indices))
+        if not denoised:
+            raise NothingToDenoise(
+                f"{stack.source} is zero everywhere in the chosen frames and channels: there is nothing "
+                f"to denoise; check the file or the --frames/--channels choice."
+            )
+        convert.report()
 
     def denoise(self, array: np.ndarray, axes: str, **options) -> np.ndarray:
         """Denoise a whole in-memory array; returns an array with the same axes order.
