@@ -3,6 +3,7 @@
 Everything is written under a temporary name beside its target and renamed into place only
 when complete, so a crash, a full disk or Ctrl-C never leaves a truncated image or model, and
 an existing file or model is replaced only when asked to (and only once the new one is whole).
+What is renamed into place gets the permissions a plain ``open`` or ``mkdir`` would have given.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import OutputError
-from .system import share_like_plain_files
 
 
 def _reason(exc: OSError) -> str:
@@ -94,3 +94,24 @@ def move_into_place(staging: Path, target: Path) -> None:
     os.replace(target, retired / target.name)
     os.replace(staging, target)
     shutil.rmtree(retired, ignore_errors=True)
+
+
+def _umask() -> int:
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere the only way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
+def share_like_plain_files(path: Path) -> None:
+    """Give a finished temporary file or folder the permissions ``open``/``mkdir`` would have.
+
+    Temporary names come from ``tempfile``, which makes them private (0600/0700) for safety;
+    an output image or a model renamed from one would otherwise be unreadable to colleagues.
+    """
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_umask())

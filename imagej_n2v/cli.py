@@ -327,34 +327,22 @@ def _denoise_on_cluster(args, config, paths: Sequence[Path]) -> int:
 
 
 def _run_info(args) -> int:
-    if args.system:
-        from .system import system_lines
+    from . import info
 
-        print("\n".join(system_lines()))
+    if args.system:
+        print("\n".join(info.system_lines()))
         return 0
     if not args.path:
         raise InputError("Give a TIFF, a model folder or a bioimage.io zip to describe, or --system.")
     path = Path(args.path)
     if path.is_dir() or path.name.endswith(".zip"):
-        from .model import describe_model, info_lines
+        from .model import describe_model
 
-        print("\n".join(info_lines(describe_model(path))))
+        print("\n".join(info.model_lines(describe_model(path))))
         return 0
-    from .output_types import output_dtype
-    from .tiff_io import carried, read_image
+    from .tiff_io import read_image
 
-    image = read_image(path, args.axes)
-    cal = image.calibration
-    stack = image.stack
-    print(f"image: {path}")
-    print(f"axes: {image.axes}  shape: {stack.shape}  type: {stack.dtype}"
-          f"  ({stack.frames} frames, {stack.slices} slices, {stack.channels} channels of {stack.height}x{stack.width})")
-    print(f"pixel size: {cal.pixel_width:g} x {cal.pixel_height:g} {cal.unit}"
-          + (f", z spacing {cal.z_spacing:g}" if cal.z_spacing is not None else "")
-          + (f", frame interval {cal.frame_interval:g}" if cal.frame_interval is not None else ""))
-    print(f"ImageJ hyperstack: {'yes' if image.is_imagej else 'no'}")
-    print(f"denoised with the default bit depth: {output_dtype(stack.dtype)}")
-    print(f"also written to the output: {', '.join(carried(cal)) or 'nothing more'}")
+    print("\n".join(info.image_lines(read_image(path, args.axes))))
     return 0
 
 

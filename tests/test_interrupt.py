@@ -24,7 +24,8 @@ from .conftest import TINY_TRAINING
 from imagej_n2v.cli import main
 from imagej_n2v.config import TrainConfig
 from imagej_n2v.errors import InputError, Interrupted, OutputError
-from imagej_n2v.model import METADATA_FILE, describe_model, info_lines
+from imagej_n2v.info import model_lines
+from imagej_n2v.model import METADATA_FILE, describe_model
 from imagej_n2v.stack import PlaneStack
 from imagej_n2v.tiff_io import read_image, write_image
 from imagej_n2v.training import train_model
@@ -86,7 +87,7 @@ def test_stop_request_keeps_the_model_so_far_and_resume_finishes_it(tmp_path, do
     assert (target / "history.csv").read_text().splitlines()[-1].startswith("# incomplete: stopped after")
     assert (target / "weights_best.h5").is_file() and (target / "weights_last.h5").is_file()
     assert visible(target.parent) == ["dome"] and not any(target.parent.glob(".dome.partial-*"))
-    assert "status: INCOMPLETE" in "\n".join(info_lines(describe_model(target)))
+    assert "status: INCOMPLETE" in "\n".join(model_lines(describe_model(target)))
     before = history_rows(target)
 
     assert main(["--quiet", "train", str(dome_file), "--name", "dome", "--model-dir", str(target.parent), "--resume"]) == 0

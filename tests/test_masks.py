@@ -8,7 +8,8 @@ import pytest
 from imagej_n2v.config import TrainConfig
 from imagej_n2v.inference import Denoiser
 from imagej_n2v.masks import mask_array, normalize_mask
-from imagej_n2v.model import describe_model, info_lines
+from imagej_n2v.info import model_lines
+from imagej_n2v.model import describe_model
 from imagej_n2v.stack import PlaneStack
 from imagej_n2v.synthetic import make_stack
 from imagej_n2v.training import train_model
@@ -59,5 +60,5 @@ def test_a_rows_mask_removes_stripes_that_plain_n2v_keeps(tmp_path):
     assert kept_masked < kept_plain / 10, f"the rows mask kept {kept_masked:.4f} of the stripes' power, plain N2V {kept_plain:.4f}"
     assert json.loads((masked / "config.json").read_text())["structN2Vmask"] == [[1] * 9]
     assert json.loads((masked / "imagej_n2v.json").read_text())["training"]["struct_mask"] == "rows"
-    assert "structN2V mask: rows" in info_lines(describe_model(masked))
+    assert "structN2V mask: rows" in model_lines(describe_model(masked))
     assert (masked / "rows.bioimage.io.zip").is_file()  # n2v exports structN2V models too

@@ -193,14 +193,15 @@ def test_reduced_precision_stays_within_a_tenth_of_the_noise(quality_model, dome
 
 @pytest.mark.slow
 def test_bf16_model_records_its_precision(bf16_model):
-    from imagej_n2v.model import describe_model, info_lines
+    from imagej_n2v.info import model_lines
+    from imagej_n2v.model import describe_model
 
     metadata = json.loads((bf16_model / "imagej_n2v.json").read_text())
     assert metadata["training"]["precision"] == "bf16"
     with open(bf16_model / "history.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 2 and {row["precision"] for row in rows} == {"bf16"}
-    assert any("precision bf16" in line for line in info_lines(describe_model(bf16_model)))
+    assert any("precision bf16" in line for line in model_lines(describe_model(bf16_model)))
 
 
 @pytest.mark.slow

@@ -11,7 +11,8 @@ from imagej_n2v import api
 from imagej_n2v.cli import main
 from imagej_n2v.config import TrainConfig
 from imagej_n2v.errors import InputError
-from imagej_n2v.model import describe_model, info_lines
+from imagej_n2v.info import model_lines
+from imagej_n2v.model import describe_model
 from imagej_n2v.resume import is_incomplete
 from imagej_n2v.stopping import Pace, describe_remaining, format_duration, parse_duration
 
@@ -123,7 +124,7 @@ def test_patience_ends_training_keeps_the_best_epoch_and_reports_the_estimate(do
                              "best_epoch": best, "epochs_done": len(losses)}
     assert len(losses) == best + 2 < 500  # two epochs without improvement, then the end
     assert "# ended: the validation loss did not improve for 2 epochs" in _ending_line(folder)
-    assert any("ended: after epoch" in line for line in info_lines(describe_model(folder)))
+    assert any("ended: after epoch" in line for line in model_lines(describe_model(folder)))
     assert len(reports) == len(losses)
     assert all(r["remaining_s"] >= 0 and r["ends_at"] > 0 for r in reports[:-1])
     assert "remaining_s" not in reports[-1]  # the last epoch has nothing left to estimate

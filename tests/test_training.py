@@ -12,7 +12,8 @@ import pytest
 from imagej_n2v.cli import main
 from imagej_n2v.config import TrainConfig
 from imagej_n2v.errors import InputError, OutputError
-from imagej_n2v.model import describe_model, info_lines
+from imagej_n2v.info import model_lines
+from imagej_n2v.model import describe_model
 from imagej_n2v.stack import PlaneStack
 from imagej_n2v.training import train_model
 
@@ -120,7 +121,7 @@ def test_training_on_chosen_channels(channel_stack, tmp_path):
     assert meta["data"]["planes_used"] == channel_stack.noisy.shape[0]  # channel 3 of every frame, nothing else
     low, _ = meta["data"]["plane_mean_range"]
     assert low > 2 * channel_stack.clean[:, 1].mean(axis=(-2, -1)).max()  # no plane of a dimmer channel
-    assert "channels trained: 3" in info_lines(describe_model(result.model_folder))
+    assert "channels trained: 3" in model_lines(describe_model(result.model_folder))
     with pytest.raises(InputError, match="channel list asks for channel 4, but the image has 3 channels"):
         train_model(stacks, tmp_path / "none", TrainConfig(**TINY_TRAINING, channels=[4]), export=False)
 
