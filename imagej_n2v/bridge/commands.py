@@ -1,9 +1,10 @@
 """The N2V commands' Python side: the handler that the Java plugins call.
 
 The plugins (``java/src``) only gather the options string and hand it here with the current
-image; everything else happens in the core: ``DenoiseConfig``/``TrainConfig`` from the options,
-``Denoiser.denoise_planes`` streaming plane by plane straight from ImageJ's planes into a new
-image, ``train_model`` writing the model folder as the CLI does. A problem the user can fix
+image; everything else happens where the other front doors do it (through ``bridge.tasks``):
+``DenoiseConfig``/``TrainConfig`` from the options, ``commands.denoise_stack`` streaming plane by
+plane straight from ImageJ's planes into a new image, ``train_model`` writing the model folder as
+the CLI does. A problem the user can fix
 comes back to Java as one sentence, which aborts the macro; the JVM stays usable.
 """
 
