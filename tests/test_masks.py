@@ -7,8 +7,8 @@ import pytest
 
 from imagej_n2v.config import TrainConfig
 from imagej_n2v.inference import Denoiser
-from imagej_n2v.masks import mask_array, normalize_mask
 from imagej_n2v.info import model_lines
+from imagej_n2v.masks import mask_array, normalize_mask
 from imagej_n2v.model import describe_model
 from imagej_n2v.stack import PlaneStack
 from imagej_n2v.synthetic import make_stack
