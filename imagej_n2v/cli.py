@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -18,20 +17,13 @@ from typing import Callable, Iterable, Iterator, Sequence
 from . import __version__
 from .errors import ClusterError, InputError, Interrupted, N2VError
 from .interrupt import stop_requests, terminate_as_interrupt
+from .logs import configure_logging, quiet_tensorflow
 
 log = logging.getLogger("imagej_n2v")
 
 EXIT_USER_ERROR = 2
 EXIT_SOME_FAILED = 1
 EXIT_INTERRUPTED = 130
-
-
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.getLogger("absl").setLevel(logging.WARNING)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    logging.getLogger("tifffile").setLevel(logging.ERROR)  # broken files get our own one-sentence error
 
 
 def _add_settings(parser: argparse.ArgumentParser, settings: type) -> None:
@@ -361,41 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes each message to whatever ``sys.stderr`` is at that moment (it may be replaced)."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass
-
-
-_log_handler = _StderrHandler()
-_log_handler.setFormatter(logging.Formatter("%(message)s"))
-
-
-def _configure_logging(level: int) -> None:
-    """Messages of this package to stderr at ``level``, set anew on every call of ``main``.
-
-    A handler of our own rather than ``logging.basicConfig``, which only the first call in a
-    process would apply (the bridge and tests call ``main`` repeatedly).
-    """
-    package = logging.getLogger("imagej_n2v")
-    if _log_handler not in package.handlers:
-        package.addHandler(_log_handler)
-    package.setLevel(level)
-    package.propagate = False  # libraries that call logging.info() give the root a second handler
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO)
+    configure_logging(logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO)
     if not args.debug:
-        _quiet_tensorflow()
+        quiet_tensorflow()
     try:
         with terminate_as_interrupt():
             return args.run(args)

@@ -118,12 +118,12 @@ def test_each_cli_call_sets_its_own_log_level_and_stream(capsys):
     """In one process (the bridge, these tests) a later call must not inherit an earlier --quiet."""
     import logging
 
-    from imagej_n2v.cli import _configure_logging
+    from imagej_n2v.logs import configure_logging
 
     package_log = logging.getLogger("imagej_n2v.test")
-    _configure_logging(logging.WARNING)
+    configure_logging(logging.WARNING)
     package_log.info("hidden while quiet")
-    _configure_logging(logging.INFO)
+    configure_logging(logging.INFO)
     package_log.info("shown at the default level")
     err = capsys.readouterr().err
     assert "hidden while quiet" not in err

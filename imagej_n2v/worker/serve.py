@@ -183,11 +183,10 @@ def _answer(connection: Connection, request: Message) -> None:
 
 def _configure_logging() -> None:
     """This package's messages to stderr (ImageJ shows its last lines if the worker dies)."""
-    from ..cli import _configure_logging as to_stderr
-    from ..cli import _quiet_tensorflow
+    from ..logs import configure_logging, quiet_tensorflow
 
-    to_stderr(logging.INFO)
-    _quiet_tensorflow()
+    configure_logging(logging.INFO)
+    quiet_tensorflow()
 
 
 def serve(incoming: BinaryIO, outgoing: BinaryIO) -> int:
