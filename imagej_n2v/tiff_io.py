@@ -27,6 +27,11 @@ from .stack import PlaneStack
 log = logging.getLogger(__name__)
 
 TIFF_SUFFIXES = (".tif", ".tiff")
+BIOFORMATS_SUFFIXES = (".czi", ".nd2", ".lif", ".lof", ".oib", ".oif", ".oir", ".vsi", ".ims", ".zvi", ".dv", ".r3d",
+                       ".ics", ".ids", ".sld", ".mvd2", ".stk", ".nd")
+"""Microscope formats that only Bio-Formats reads (Zeiss LSM files are TIFFs: tifffile reads those)."""
+_OPEN_IN_FIJI = ("open {it} in Fiji (File > Import > Bio-Formats) and run Plugins > N2V there, "
+                 "or save {it} as TIFF (File > Save As > Tiff...) first")
 
 
 _STRUCTURE = {"ImageJ", "images", "channels", "slices", "frames", "hyperstack", "loop", "axes"}
@@ -160,9 +165,15 @@ def find_tiffs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            tiffs = sorted(p for p in path.iterdir() if p.suffix.lower() in TIFF_SUFFIXES and p.is_file())
+            files = sorted(p for p in path.iterdir() if p.is_file())
+            tiffs = [p for p in files if p.suffix.lower() in TIFF_SUFFIXES]
+            others = [p.name for p in files if p.suffix.lower() in BIOFORMATS_SUFFIXES]
             if not tiffs:
-                raise InputError(f"The folder {path} contains no TIFF files (.tif or .tiff).")
+                also = f"; {', '.join(others)} only Bio-Formats reads: " + _OPEN_IN_FIJI.format(it="them") if others else ""
+                raise InputError(f"The folder {path} contains no TIFF files (.tif or .tiff){also}.")
+            if others:
+                log.warning("%s: skipped %s, which only Bio-Formats reads: %s.", path, ", ".join(others),
+                            _OPEN_IN_FIJI.format(it="them"))
             found.extend(tiffs)
         elif path.is_file():
             found.append(path)
@@ -282,6 +293,8 @@ def read_image(path: str | os.PathLike, axes: str | None = None) -> TiffImage:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path} does not exist: check the path.")
+    if path.suffix.lower() in BIOFORMATS_SUFFIXES:
+        raise InputError(f"{path} is a {path.suffix} file, which only Bio-Formats reads: {_OPEN_IN_FIJI.format(it='it')}.")
     try:
         tif = tifffile.TiffFile(path)
         series = tif.series[0]

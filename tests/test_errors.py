@@ -375,3 +375,44 @@ def test_full_disk_while_denoising_leaves_no_partial_file(tmp_path, capsys, moun
     assert code == 2
     assert_one_sentence(line, str(small / "big_denoised.tif"), "free disk space")
     assert leftovers(small) == []
+
+
+def _command(tmp_path: Path, tiny_model: Path, command: str, path: Path) -> list[str]:
+    """The CLI arguments that make ``command`` read ``path``."""
+    if command == "train":
+        return ["train", str(path), "--name", "m", "--model-dir", str(tmp_path / "models"), *TRAIN]
+    if command == "denoise":
+        return ["denoise", str(path), "--model", str(tiny_model), "--output", str(tmp_path / "out")]
+    return ["info", str(path)]
+
+
+@pytest.mark.parametrize("command", ["train", "denoise", "info"])
+@pytest.mark.parametrize("suffix", [".czi", ".ND2", ".lif"])
+def test_bioformats_file_says_open_it_in_fiji(tmp_path, capsys, tiny_model, command, suffix):
+    """Issue 17: a microscope file tifffile cannot read gets the way to use it, not 'not a readable TIFF'."""
+    path = tmp_path / f"scan{suffix}"
+    path.write_bytes(b"ZISRAWFILE" + bytes(200))
+    code, line = run(capsys, *_command(tmp_path, tiny_model, command, path))
+    assert code == 2
+    assert_one_sentence(line, str(path), "only Bio-Formats reads", "open it in Fiji", "save it as TIFF")
+    assert "not a readable TIFF" not in line
+
+
+def test_folder_skips_bioformats_files_and_names_them(tmp_path, capsys, tiny_model):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _good(folder / "a.tif")
+    for name in ("b.czi", "c.nd2"):
+        (folder / name).write_bytes(bytes(100))
+    code = main(["--quiet", "denoise", str(folder), "--model", str(tiny_model), "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_denoised.tif"]
+    assert "skipped b.czi, c.nd2, which only Bio-Formats reads: open them in Fiji" in err
+    for name in ("a.tif", "b.tif"):
+        (folder / name).unlink(missing_ok=True)
+    code, line = run(capsys, "info", str(folder / "b.czi"))
+    assert code == 2
+    code, line = run(capsys, *_command(tmp_path, tiny_model, "train", folder))
+    assert code == 2
+    assert_one_sentence(line, "contains no TIFF files", "b.czi, c.nd2 only Bio-Formats reads", "open them in Fiji")
