@@ -29,7 +29,8 @@ BitDepth = Literal["auto", 16, 32]
 Numbers = Optional[Tuple[int, ...]]
 """1-based frame or channel numbers; None means all."""
 
-_PRECISION_HELP = "compute precision: fp32 (exact), bf16, fp16 or auto (the fastest this machine runs natively)"
+_PRECISION_HELP = ("how exactly the network computes: fp32 is exact; bf16 and fp16 are faster where the CPU or GPU "
+                   "runs them natively and differ by a small fraction of the noise; auto takes the fastest this machine has")
 
 DEFAULT_PATIENCE = 15
 """Epochs without a better validation loss before training ends by itself: more than n2v's own 10
@@ -90,28 +91,41 @@ class TrainConfig(Settings):
     channels and bleached frames weigh as much as bright ones. Fields in dialog order.
     """
 
-    patch_size: int = setting(64, "patch edge in pixels, divisible by 2 to the power of unet_depth", ge=8)
-    patches: int = setting(10000, "patches to draw at most", ge=2)
-    val_fraction: float = setting(0.1, "share of the patches kept for validation", key="validation", gt=0, lt=1)
-    epochs: int = setting(100, "passes over the training patches", ge=1)
-    steps: int = setting(400, "steps per epoch", ge=1)
-    batch_size: int = setting(16, "patches per training step", ge=1)
-    seed: int = setting(0, "random seed for patches and training")
-    channels: Numbers = setting(None, "train on these channels only, 1-based, e.g. 1,3 (default: all)")
-    keep_zero_columns: bool = setting(False, "do not cut zero-valued columns at plane edges")
-    time_limit: Optional[str] = setting(None, "end training cleanly within this time, e.g. 45s, 30m, 2h or 1h30m "
-                                              "(a number from Python: seconds; default: no limit)")
+    patch_size: int = setting(64, "side of the square pieces of your planes the network learns from, in pixels, divisible by "
+                                  "2 to the power of unet_depth; make it larger than the structures you want kept", ge=8)
+    patches: int = setting(10000, "how many pieces are cut from your planes at most: more examples for the network, "
+                                  "more memory", ge=2)
+    val_fraction: float = setting(0.1, "share of the pieces held back to check the network on data it does not learn "
+                                       "from (the val_loss curve in loss.png)", key="validation", gt=0, lt=1)
+    epochs: int = setting(100, "rounds of training at most; patience or the time limit usually end it earlier", ge=1)
+    steps: int = setting(400, "training steps per round (epoch); epochs x steps x batch_size is how much the network "
+                              "sees", ge=1)
+    batch_size: int = setting(16, "pieces the network looks at in one step; lower it if memory runs out", ge=1)
+    seed: int = setting(0, "starting number of the random draws: the same seed on the same data gives the same model")
+    channels: Numbers = setting(None, "train on these channels only, 1-based as in ImageJ, e.g. 1,3 (default: all); "
+                                      "train one model per channel when their structures or noise differ")
+    keep_zero_columns: bool = setting(False, "keep columns of zeros at the plane edges (left by some cameras or by "
+                                             "registration); by default they are cut away so they teach nothing")
+    time_limit: Optional[str] = setting(None, "end training cleanly within this time, e.g. 45s, 30m, 2h or 1h30m, "
+                                              "keeping the best model so far (a number from Python: seconds; "
+                                              "default: no limit)")
     patience: int = setting(DEFAULT_PATIENCE, "end training when the validation loss has not improved for this many "
-                                              "epochs, keeping the best weights; as large as epochs to run them all", ge=1)
-    struct_mask: Optional[str] = setting(None, "structN2V for noise correlated along rows or columns: rows, columns, or "
-                                               "a custom mask of 0 and 1 with odd sides, rows separated by ';' "
-                                               "(default: none)")
-    unet_depth: int = setting(2, "U-Net depth", ge=1, dialog=False)
-    unet_kernel: int = setting(5, "U-Net convolution kernel size, odd", ge=1, dialog=False)
-    unet_n_first: int = setting(32, "U-Net filters in the first layer", ge=1, dialog=False)
-    learning_rate: float = setting(0.0004, "initial learning rate", gt=0, dialog=False)
-    perc_pix: float = setting(1.5, "percent of pixels masked per patch", gt=0, le=100, dialog=False)
-    n2v2: bool = setting(False, "use the N2V2 variant (blurpool, no top skip, median replacement)", dialog=False)
+                                              "epochs, keeping the best weights; raise it (up to epochs) if loss.png "
+                                              "still falls at the end", ge=1)
+    struct_mask: Optional[str] = setting(None, "structN2V, for noise correlated along rows or columns (stripes from a "
+                                               "camera or scanner, which plain N2V keeps): rows, columns, or a custom "
+                                               "mask of 0 and 1 with odd sides, rows separated by ';' (default: none)")
+    unet_depth: int = setting(2, "levels of the network: more see a wider neighbourhood but need a patch size divisible "
+                                 "by a larger power of 2; rarely worth changing", ge=1, dialog=False)
+    unet_kernel: int = setting(5, "side of the network's filters, odd (3 or 5); rarely worth changing", ge=1, dialog=False)
+    unet_n_first: int = setting(32, "filters in the network's first layer (its width): more can learn finer texture "
+                                    "but train slower", ge=1, dialog=False)
+    learning_rate: float = setting(0.0004, "size of the first training steps, halved when the validation loss stops "
+                                           "improving; rarely worth changing", gt=0, dialog=False)
+    perc_pix: float = setting(1.5, "percent of the pixels in each piece hidden and predicted from their neighbours "
+                                   "(N2V's blind spots); n2v's default suits almost all data", gt=0, le=100, dialog=False)
+    n2v2: bool = setting(False, "N2V2: a variant of the network (Höck et al. 2022) that avoids the faint checkerboard "
+                                "pattern N2V can leave; try it if the result shows one", dialog=False)
     precision: Precision = setting("fp32", _PRECISION_HELP, dialog=False)
 
     @field_validator("time_limit", mode="before")
@@ -154,8 +168,8 @@ class DenoiseConfig(Settings):
     frames: Numbers = setting(None, "time points to denoise, 1-based, e.g. 1-3,7 (default: all)")
     channels: Numbers = setting(None, "channels to denoise, 1-based, e.g. 1,3; others are copied (default: all)")
     precision: Precision = setting("fp32", _PRECISION_HELP)
-    batch_planes: int = setting(4, "planes per network call", ge=1)
-    keep_zero_columns: bool = setting(False, "denoise zero-valued edge columns too")
+    batch_planes: int = setting(4, "planes sent to the network at once; lower it if memory runs out", ge=1)
+    keep_zero_columns: bool = setting(False, "denoise columns of zeros at the plane edges too (by default they stay zero)")
 
 
 @dataclass(frozen=True)

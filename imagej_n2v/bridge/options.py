@@ -22,7 +22,8 @@ TRAIN = "N2V Train"
 SETTINGS: dict[str, type[Settings]] = {DENOISE: DenoiseConfig, TRAIN: TrainConfig}
 
 _OPTION = re.compile(r"([A-Za-z_][\w.]*)(?:=(?:\[([^\]]*)\]|(\S*)))?")
-_MODEL = SettingField("model", "model", "text", "", "an n2v model folder or bioimage.io zip")
+_MODEL = SettingField("model", "model", "text", "", "the model: an n2v model folder or bioimage.io zip to denoise with, "
+                                                    "or the folder a training writes")
 _TRAIN_FLAGS = (
     SettingField("overwrite", "overwrite", "bool", False, "replace an existing model of that name"),
     SettingField("resume", "resume", "bool", False, "continue an interrupted training of this model"),
