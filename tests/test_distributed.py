@@ -190,6 +190,7 @@ def test_worker_with_other_versions_is_named(distribution, version, named, tiny_
     with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=":0") as empty:
         worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", empty.scheduler_address,
                                    "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard"], env=env,
+                                  cwd=other.parent,  # not a checkout, whose imagej_n2v.egg-info would come first
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             code = main(["denoise", str(input_files.dome), "--model", str(tiny_model), "--output", str(tmp_path / "out"),
