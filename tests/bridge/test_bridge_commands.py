@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import subprocess
@@ -177,6 +178,33 @@ def test_example_macros_train_then_denoise(macro, input_files, tmp_path):
     assert np.array_equal(tifffile.imread(output), tifffile.imread(tmp_path / "cli" / "dome_denoised.tif")), \
         "the example macro and the CLI differ (tests/worker compares ImageJ's worker mode the same way)"
 
+    kept = hashlib.sha256(output.read_bytes()).hexdigest()
+    again = run_macro_file(MACROS / "denoise_stack.ijm", _args(input=input_files.dome, model=model, output=output))
+    assert again.failed and f"The output {output} already exists" in again.error, again
+    assert hashlib.sha256(output.read_bytes()).hexdigest() == kept
+    retrained = _cli("macro", "--headless", str(MACROS / "train_dome.ijm"), "--arg", _args(input=input_files.dome, model=model))
+    assert retrained.returncode == 2 and f"The model {model} already exists" in retrained.stderr
+    missing = _cli("macro", "--headless", str(MACROS / "denoise_stack.ijm"),
+                   "--arg", _args(input=tmp_path / "nope.tif", model=model))
+    assert missing.returncode == 2 and f"The stack {tmp_path / 'nope.tif'} does not exist" in missing.stderr
+
+
+@pytest.mark.slow
+def test_compare_macro_shows_both_images_tiled_and_opens_synchronize_windows(macro, tiny_model, input_files):
+    """Outside batch mode (the Python-started ImageJ runs macros so), on the private display."""
+    from imagej_n2v.bridge import run_macro_file
+    from jpype import JClass
+
+    result = run_macro_file(MACROS / "compare.ijm", _args(input=input_files.dome, model=tiny_model))
+    assert not result.failed, result.error
+    assert "Compare dome.tif with dome_denoised" in result.log
+    manager = JClass("ij.WindowManager")
+    shown = {manager.getImage(i).getTitle(): manager.getImage(i).getWindow() for i in manager.getIDList()}
+    assert set(shown) == {"dome.tif", "dome_denoised"} and None not in shown.values()
+    sync = JClass("ij.plugin.frame.SyncWindows").getInstance()
+    assert sync is not None and sync.isVisible()
+    sync.close()
+
 
 @pytest.mark.slow
 def test_folder_macro_from_the_command_line(imagej, tiny_model, input_files, tmp_path):
@@ -186,11 +214,13 @@ def test_folder_macro_from_the_command_line(imagej, tiny_model, input_files, tmp
     write_image(folder / "a.tif", stack.noisy, stack.axes, CAL)
     (folder / "b.tiff").write_bytes(input_files.dome.read_bytes())
     (folder / "notes.txt").write_text("not an image")
+    (folder / "c.tif").write_bytes(b"not a TIFF either")
     out = tmp_path / "out"
     run = _cli("macro", "--headless", str(MACROS / "denoise_folder.ijm"),
                "--arg", _args(input=folder, output=out, model=tiny_model))
     assert run.returncode == 0, run.stderr
     assert "Denoised 2 stack(s)" in run.stdout
+    assert "1 file(s) failed:\n  c.tif: ImageJ cannot open it" in run.stdout
     assert sorted(p.name for p in out.iterdir()) == ["a_denoised.tif", "b_denoised.tif"]
     assert read_image(out / "a_denoised.tif").axes == "TYX"
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -149,6 +150,72 @@ def test_example_macros_give_the_clis_bytes(imagej, input_files, tmp_path):
     for name in ("channels_denoised.tif", "dome_denoised.tif"):
         assert np.array_equal(tifffile.imread(out / name), tifffile.imread(tmp_path / "cli2" / name)), name
 
+    kept = hashlib.sha256(ours.read_bytes()).hexdigest()
+    again = imagej.batch(MACROS / "denoise_stack.ijm", _args(input=input_files.dome, model=model, output=ours))
+    assert f"The output {ours} already exists" in again.stdout + again.stderr and "Saved" not in again.stdout
+    assert hashlib.sha256(ours.read_bytes()).hexdigest() == kept
+    replaced = imagej.batch(MACROS / "denoise_stack.ijm",
+                            _args(input=input_files.dome, model=model, output=ours) + " overwrite")
+    assert f"Saved {ours}" in replaced.stdout, replaced.stderr
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_example_macros_refuse_to_overwrite_and_name_a_missing_input(imagej, tiny_model, input_files, tmp_path):
+    """Each refusal comes before any N2V command, so nothing is written and no worker starts."""
+    model = tmp_path / "domes"
+    shutil.copytree(tiny_model, model)
+    result = tmp_path / "out" / "dome_denoised.tif"
+    result.parent.mkdir()
+    result.write_bytes(b"an earlier result")
+    before = {p: _sha(p) for p in (model / "config.json", model / "weights_best.h5", result)}
+    refusals = [
+        (MACROS / "train_dome.ijm", _args(input=input_files.dome, model=model, epochs=1),
+         f"The model {model} already exists: give another model folder, or add overwrite to replace it."),
+        (MACROS / "denoise_stack.ijm", _args(input=input_files.dome, model=model, output=result),
+         f"The output {result} already exists"),
+        (MACROS / "denoise_folder.ijm", _args(input=input_files.dome.parent, output=result.parent, model=model),
+         f"The result {result} already exists"),
+        (MACROS / "denoise_stack.ijm", _args(input=tmp_path / "nope.tif", model=model),
+         f"The stack {tmp_path / 'nope.tif'} does not exist: check the input path."),
+        (MACROS / "denoise_folder.ijm", _args(input=tmp_path / "nowhere", output=tmp_path / "o", model=model),
+         f"The folder {tmp_path / 'nowhere'} does not exist"),
+        (MACROS / "compare.ijm", _args(input=input_files.dome, model=tmp_path / "none"),
+         f"The model {tmp_path / 'none'} does not exist"),
+        (MACROS / "compare.ijm", "", "Usage: input=[image file] model="),  # batch mode: no dialog waits
+    ]
+    for macro, argument, sentence in refusals:
+        run = imagej.batch(macro, argument)
+        assert sentence in run.stdout + run.stderr, (macro.name, run.stdout, run.stderr)
+        assert "N2V" not in run.stdout + run.stderr, (macro.name, run.stdout, run.stderr)
+    assert {p: _sha(p) for p in before} == before
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_folder_macro_skips_bad_files_and_lists_them(imagej, tiny_model, input_files, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(input_files.dome, folder)
+    (folder / "broken.tif").write_bytes(b"not a TIFF at all")  # open() fails
+    tifffile.imwrite(folder / "colour.tif", np.zeros((16, 16, 3), np.uint8), photometric="rgb")  # N2V Denoise fails
+    out = tmp_path / "out"
+    run = imagej.batch(MACROS / "denoise_folder.ijm", _args(input=folder, output=out, model=tiny_model))
+    assert "Denoised 1 stack(s)" in run.stdout, run.stdout + run.stderr
+    assert "2 file(s) failed:" in run.stdout
+    assert "  broken.tif: ImageJ cannot open it" in run.stdout
+    assert "  colour.tif: N2V Denoise failed" in run.stdout and "'colour.tif' is 24-bit RGB" in run.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["dome_denoised.tif"]
+
+
+@pytest.mark.slow
+def test_compare_macro_in_batch_mode_denoises_and_closes(imagej, tiny_model, input_files):
+    run = imagej.batch(MACROS / "compare.ijm", _args(input=input_files.dome, model=tiny_model))
+    assert "Compare dome.tif with dome_denoised" in run.stdout, run.stdout + run.stderr
+    assert "Synchronize" not in run.stdout + run.stderr
+
 
 @pytest.mark.slow
 def test_the_workers_result_keeps_what_the_image_carries(imagej, tiny_model, tmp_path):
@@ -259,7 +326,7 @@ def test_killing_imagej_mid_training_stops_the_worker_and_keeps_both_models(imag
     before = (model / "config.json").read_bytes()
     training = imagej.start(MACROS / "train_dome.ijm",
                             _args(input=input_files.dome, model=model, epochs=50, steps=4, patch_size=32,
-                                  patches=100), env)
+                                  patches=100) + " overwrite", env)
     _wait_for_line(training, "N2V Train: epoch 1/50")
     worker = int(pid.read_text())
     training.kill()  # SIGKILL: no shutdown hook runs; only the closed pipe tells the worker
