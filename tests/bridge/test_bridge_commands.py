@@ -264,7 +264,7 @@ def test_menu_use_records_a_run_line_that_replays(macro, tiny_model):
     bridge.setDialogs(True)
     try:
         JClass("ij.Executer")("N2V Denoise", image)  # what a menu click does, on its own thread
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # the event ends the wait; the deadline only bounds a broken run
         while "N2V Denoise" not in str(recorder.getText()) and time.monotonic() < deadline:
             time.sleep(0.2)
         recorded = next(line for line in str(recorder.getText()).splitlines() if "N2V Denoise" in line)
