@@ -98,12 +98,18 @@ saveAs("Tiff", "{target}");
 """
 
 
-def test_imagej_result_keeps_info_labels_properties_overlay_and_roi(macro, tiny_model, tmp_path):
+def _annotate_denoise_save(macro, tiny_model, tmp_path, options: str):
+    """Run ANNOTATE_DENOISE_SAVE on a 2-frame stack; returns the macro's result and the saved file."""
     source, target = tmp_path / "in.tif", tmp_path / "out.tif"
     stack = make_stack(frames=2, slices=1, height=32, width=32, seed=6)
     tifffile.imwrite(source, stack.noisy, imagej=True, metadata={"axes": stack.axes})
-    result = macro(ANNOTATE_DENOISE_SAVE.format(source=source, target=target, model=tiny_model, options=""))
+    result = macro(ANNOTATE_DENOISE_SAVE.format(source=source, target=target, model=tiny_model, options=options))
     assert not result.failed, result.error
+    return result, target
+
+
+def test_imagej_result_keeps_info_labels_properties_overlay_and_roi(macro, tiny_model, tmp_path):
+    result, target = _annotate_denoise_save(macro, tiny_model, tmp_path, "")
     assert "info objective 60x\nimagej-n2v" in result.log
     assert "label second frame, stain phalloidin, overlay 1, roi 1" in result.log  # 1: an oval
     with tifffile.TiffFile(target) as tif:
@@ -113,11 +119,7 @@ def test_imagej_result_keeps_info_labels_properties_overlay_and_roi(macro, tiny_
 
 
 def test_imagej_logs_the_overlay_it_cannot_keep_for_chosen_frames(macro, tiny_model, tmp_path):
-    source, target = tmp_path / "in.tif", tmp_path / "out.tif"
-    stack = make_stack(frames=2, slices=1, height=32, width=32, seed=6)
-    tifffile.imwrite(source, stack.noisy, imagej=True, metadata={"axes": stack.axes})
-    result = macro(ANNOTATE_DENOISE_SAVE.format(source=source, target=target, model=tiny_model, options="frames=2"))
-    assert not result.failed, result.error
+    result, _ = _annotate_denoise_save(macro, tiny_model, tmp_path, "frames=2")
     assert "in.tif: its overlay is not kept" in result.log
     assert "label second frame, stain phalloidin, overlay 0" in result.log
 
