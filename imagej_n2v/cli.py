@@ -175,6 +175,10 @@ def _run_macro(args) -> int:
     result = run_macro_file(args.macro, args.arg, emit=emit)
     if result.failed:
         raise InputError(f"The macro {args.macro} stopped: {result.error or 'a command failed'}")
+    if result.went_past_failures:
+        log.error("The macro %s ran to its end, but a command in it failed or ImageJ showed an error: the Log "
+                  "above says which.", args.macro)
+        return EXIT_SOME_FAILED
     return 0
 
 

@@ -20,16 +20,21 @@ from . import dialogs
 log = logging.getLogger(__name__)
 
 LOG_POLL_S = 0.5
+MACRO_CANCELED = "Macro canceled"
+"""What ImageJ throws out of a macro that ends with ``exit`` (ij.Macro.MACRO_CANCELED)."""
 
 
 @dataclass
 class MacroResult:
-    """How a macro ended: its return value, whether it failed and why, and the Log it wrote."""
+    """How a macro ended: its return value, whether it stopped on a failure and why, the Log it wrote,
+    and whether it went on past failures (a command that failed or a dialog closed while the macro
+    carried on to its end, as the folder macro does when it runs each file through ``eval``)."""
 
     value: str | None
     failed: bool
     error: str | None
     log: str
+    went_past_failures: bool = False
 
 
 class _LogTail:
@@ -80,8 +85,10 @@ def run_macro(code: str, argument: str = "", emit: Callable[[str], None] | None 
 
     ImageJ must have been started with ``runtime.start_imagej``. A command that fails (or a
     macro error) ends the macro; the result says so with the one-sentence reason. In a headless
-    run a dialog (an error from a built-in such as open, or exit("message")) is closed, logged
-    and counts as a failure.
+    run a dialog (an error from a built-in such as open, or exit("message")) is closed and logged;
+    it is the reason the macro stopped when the macro stopped with it (``exit("message")``), else
+    one of the failures the macro went past. A failing command inside ``eval`` ends only the
+    evaluated code, so it too is a failure the macro went past when the macro carries on.
     """
     from jpype import JClass, JException
 
@@ -89,17 +96,21 @@ def run_macro(code: str, argument: str = "", emit: Callable[[str], None] | None 
     interpreter = JClass("ij.macro.Interpreter")()
     interpreter.setIgnoreErrors(True)  # report errors to us instead of in a dialog
     failures, closed = int(bridge.failures()), dialogs.closed()
-    value = None
+    value, thrown = None, None
     with _LogTail(emit) as tail:
         try:
             value = interpreter.run(code, argument)
-        except JException as exc:
+        except JException as exc:  # exit(), a Cancel, or a Java error out of a command
+            thrown = str(exc.getMessage()) if exc.getMessage() is not None else str(exc)
             log.debug("The macro ended with %s", exc)
     error = None if interpreter.getErrorMessage() is None else str(interpreter.getErrorMessage())
-    if error is None and dialogs.closed() > closed:
-        error = f"ImageJ showed the dialog {dialogs.last()}, which no one can answer in a headless run"
-    failed = error is not None or int(bridge.failures()) > failures or (value is not None and str(value) == "[aborted]")
-    return MacroResult(None if value is None else str(value), failed, error, "".join(tail.collected))
+    failed_since, closed_since = int(bridge.failures()) - failures, dialogs.closed() - closed
+    if error is None and thrown is not None and (thrown != MACRO_CANCELED or closed_since):
+        error = thrown if thrown != MACRO_CANCELED else (
+            f"ImageJ showed the dialog {dialogs.last()}, which no one can answer in a headless run")
+    failed = error is not None or (value is not None and str(value) == "[aborted]")
+    return MacroResult(None if value is None else str(value), failed, error, "".join(tail.collected),
+                       not failed and (failed_since + closed_since) > 0)
 
 
 def run_macro_file(path: str | Path, argument: str = "", emit: Callable[[str], None] | None = None) -> MacroResult:

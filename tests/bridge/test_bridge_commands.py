@@ -224,6 +224,16 @@ def test_folder_macro_from_the_command_line(imagej, tiny_model, input_files, tmp
     assert sorted(p.name for p in out.iterdir()) == ["a_denoised.tif", "b_denoised.tif"]
     assert read_image(out / "a_denoised.tif").axes == "TYX"
 
+    # A file N2V Denoise refuses is skipped too: the macro goes on to its end, and the exit status
+    # says that something failed (as `imagej-n2v denoise` does for one bad file of several).
+    tifffile.imwrite(folder / "d.tif", np.zeros((16, 16, 3), np.uint8), photometric="rgb")
+    run = _cli("macro", "--headless", str(MACROS / "denoise_folder.ijm"),
+               "--arg", _args(input=folder, output=out, model=tiny_model) + " overwrite")
+    assert run.returncode == 1, run.stderr
+    assert "Denoised 2 stack(s)" in run.stdout and "stopped" not in run.stderr
+    assert "  d.tif: N2V Denoise failed" in run.stdout and "'d.tif' is 24-bit RGB" in run.stdout + run.stderr
+    assert "ran to its end, but a command in it failed" in run.stderr
+
 
 def test_failing_macro_exits_non_zero_with_the_sentence(imagej, tmp_path):
     script = tmp_path / "bad.ijm"
