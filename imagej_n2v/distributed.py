@@ -93,29 +93,38 @@ class FileJob:
 
 # --------------------------------------------------------------------------- on the workers
 
-_threads_set = False
+_prepared = False
 
 
-def _limit_tensorflow_threads() -> None:
-    """TensorFlow uses the cores Dask gave this worker, so N workers on one machine share it.
+def _prepare_worker(version: str) -> None:
+    """Once per worker process, before its first piece: the checks ``check_workers`` makes (a
+    worker may join after them), then TensorFlow's threads.
 
-    Set once per worker process, before the first network call; a worker whose TensorFlow
-    already runs (from an earlier run) keeps its setting.
+    TensorFlow uses the cores Dask gave this worker, so N workers on one machine share it; a
+    worker whose TensorFlow already runs (from an earlier run) keeps its setting.
     """
-    global _threads_set
-    if _threads_set:
+    global _prepared
+    if _prepared:
         return
     from distributed import get_worker
 
     import tensorflow as tf
 
-    threads = max(1, int(get_worker().state.nthreads))
+    from .versions import check_environment
+
+    worker = get_worker()
+    _check_version(worker.address, _installed_version(), version)
+    try:
+        check_environment()
+    except N2VError as exc:
+        raise ClusterError(f"The Dask worker {worker.address} cannot denoise: {exc}") from None
+    threads = max(1, int(worker.state.nthreads))
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
     except RuntimeError:
         log.debug("TensorFlow already runs in this worker; its thread counts stay as they are.")
-    _threads_set = True
+    _prepared = True
 
 
 class _Warnings(logging.Handler):
@@ -131,15 +140,16 @@ class _Warnings(logging.Handler):
             self.messages.append(record.getMessage())
 
 
-def denoise_piece(piece: Piece, model: str, config: DenoiseConfig) -> PieceResult:
+def denoise_piece(piece: Piece, model: str, config: DenoiseConfig, version: str) -> PieceResult:
     """Denoise one piece on a worker: read its planes from the shared file system, return them.
 
-    ``load_denoiser`` caches the traced model per process, so each worker loads it once.
+    ``version`` is the client's imagej-n2v. ``load_denoiser`` caches the traced model per
+    process, so each worker loads it once.
     """
     from .commands import denoise_stack
     from .inference import load_denoiser
 
-    _limit_tensorflow_threads()
+    _prepare_worker(version)
     denoiser = load_denoiser(model, config.precision)
     stack = read_image(piece.path, piece.axes).stack
     planes = denoise_stack(denoiser, stack, config, planes=slice(piece.start, piece.stop)).planes
@@ -203,7 +213,8 @@ class _Prefetch:
     def _fill(self) -> None:
         while self._waiting and len(self._futures) < self._ahead:
             piece = self._waiting.popleft()
-            self._futures[piece] = self._client.submit(denoise_piece, piece, self._model, self._config, pure=False)
+            self._futures[piece] = self._client.submit(denoise_piece, piece, self._model, self._config, __version__,
+                                                       pure=False)
 
     def result(self, piece: Piece) -> PieceResult:
         self._fill()
@@ -295,24 +306,37 @@ class ClusterRun:
 # --------------------------------------------------------------------------- connecting
 
 
+def _installed_version() -> str | BaseException:
+    """This worker's imagej-n2v version, or why it has none."""
+    try:
+        return metadata.version("imagej-n2v")
+    except metadata.PackageNotFoundError as exc:
+        return exc
+
+
+def _check_version(worker: str, version: str | BaseException, wanted: str) -> None:
+    """One sentence for a worker without imagej-n2v, or with another version than ``wanted``."""
+    if isinstance(version, BaseException):
+        raise ClusterError(
+            f"The Dask worker {worker} has no imagej-n2v installed: install imagej-n2v {wanted} "
+            f"(as on this machine) in the environment the workers start from."
+        )
+    if version != wanted:
+        raise ClusterError(
+            f"The Dask worker {worker} has imagej-n2v {version} but this machine has {wanted}: "
+            f"install the same version on both."
+        )
+
+
 def check_workers(client) -> None:
     """Every worker must run this imagej-n2v and the tested TensorFlow stack: else one sentence.
 
     The version is read with a standard-library function, so a worker without imagej-n2v
-    answers too (a function of ours could not even be unpickled there).
+    answers too (a function of ours could not even be unpickled there). Workers that join later
+    check themselves before their first piece (``_prepare_worker``).
     """
-    versions = client.run(metadata.version, "imagej-n2v", on_error="return")
-    for worker, version in sorted(versions.items()):
-        if isinstance(version, BaseException):
-            raise ClusterError(
-                f"The Dask worker {worker} has no imagej-n2v installed: install imagej-n2v {__version__} "
-                f"(as on this machine) in the environment the workers start from."
-            )
-        if version != __version__:
-            raise ClusterError(
-                f"The Dask worker {worker} has imagej-n2v {version} but this machine has {__version__}: "
-                f"install the same version on both."
-            )
+    for worker, version in sorted(client.run(metadata.version, "imagej-n2v", on_error="return").items()):
+        _check_version(worker, version, __version__)
     from .versions import check_environment
 
     for worker, answer in sorted(client.run(check_environment, on_error="return").items()):

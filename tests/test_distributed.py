@@ -205,6 +205,40 @@ def test_worker_with_other_versions_is_named(distribution, version, named, tiny_
     assert not (tmp_path / "out").exists()
 
 
+def test_worker_joining_after_the_check_checks_itself(tiny_model, input_files, tmp_path):
+    """A worker that joins once ``check_workers`` has run (here: the only one, and ``ClusterRun``
+    is used without ``connect``) is refused by its first piece when it has another version (its
+    metadata first on the path). (One without imagej-n2v at all cannot even unpickle the piece,
+    and Dask then waits for ever: only ``check_workers`` catches that one, at the start.)"""
+    from imagej_n2v.config import DenoiseConfig
+    from imagej_n2v.errors import ClusterError
+
+    site = tmp_path / "site"
+    other = site / "imagej_n2v-9.9.9.dist-info"
+    other.mkdir(parents=True)
+    (other / "METADATA").write_text("Metadata-Version: 2.1\nName: imagej-n2v\nVersion: 9.9.9\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    out = tmp_path / "out"
+    out.mkdir()
+    with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=":0") as empty:
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", empty.scheduler_address,
+                                   "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard"], env=env, cwd=site,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            with distributed.Client(empty.scheduler_address, set_as_default=False) as client:
+                client.wait_for_workers(1, timeout=120)
+                config = DenoiseConfig()
+                job = n2v_distributed.plan_file(input_files.dome, None, config, out, overwrite=False)
+                run = n2v_distributed.ClusterRun(client, tiny_model, config, [job])
+                with pytest.raises(ClusterError) as refused:
+                    run.write_next()
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+    assert str(refused.value).startswith("The Dask worker tcp://127.0.0.1:")
+    assert "has imagej-n2v 9.9.9 but this machine has" in str(refused.value) and not list(out.iterdir())
+
+
 def test_scheduler_lost_mid_run_is_one_sentence_and_leaves_no_output(input_files, tiny_model, tmp_path, capsys,
                                                                       monkeypatch):
     """``dask scheduler`` and ``dask worker`` processes; the scheduler is killed once the
