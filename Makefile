@@ -9,7 +9,7 @@ INSTALL_STAMP := $(VENV)/.installed
 APT_PACKAGES := libij-java xvfb x11-utils openjdk-17-jdk-headless
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench bench-precision clean
+.PHONY: setup demo test bench bench-precision bench-patience clean
 
 setup: $(INSTALL_STAMP)
 
@@ -39,6 +39,10 @@ bench: setup
 
 bench-precision: setup
 	$(PY) benchmarks/bench_precision.py --out benchmarks/precision-results.md
+
+# Hours at n2v's default settings: PATIENCE_ARGS="--image FILE --channel 2 --precision bf16 --time-limit 2h --parallel"
+bench-patience: setup
+	$(PY) -m benchmarks.patience --out benchmarks/patience-results.md $(PATIENCE_ARGS)
 
 clean:
 	rm -rf build *.egg-info demo-output bench-output imagej_n2v/java/*.jar

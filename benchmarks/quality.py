@@ -36,27 +36,48 @@ class Marks:
         snapshots.mkdir(parents=True, exist_ok=True)
         self.epochs: list[dict] = []
 
-    def epoch(self, val_loss: float, weights: Path) -> None:
+    def epoch(self, val_loss: float, weights: Path, lr: float | None = None) -> None:
         best = min((e["val_loss"] for e in self.epochs), default=np.inf)
         number = len(self.epochs) + 1
         if val_loss < best:
             shutil.copy2(weights, self.snapshots / f"epoch_{number:04d}.h5")
         self.epochs.append({"epoch": number, "val_loss": float(val_loss), "wall_s": time.perf_counter() - self.wall,
-                            "cpu_s": time.process_time() - self.cpu, "improved": bool(val_loss < best)})
+                            "cpu_s": time.process_time() - self.cpu, "improved": bool(val_loss < best),
+                            "lr": None if lr is None else float(lr)})
 
 
-def _score(marks: Marks, denoise) -> None:
-    """PSNR of every kept snapshot on the dome's kept columns, written into its epoch."""
-    stack = dome()
-    kept = (Ellipsis, slice(STRIP, -STRIP))
-    for entry in marks.epochs:
-        if entry["improved"]:
-            result = denoise(marks.snapshots / f"epoch_{entry['epoch']:04d}.h5")
-            entry["psnr"] = psnr(stack.clean[kept], result[kept])
+def _score(marks: Marks, denoise, clean: np.ndarray | None, kept: tuple) -> None:
+    """PSNR of every kept snapshot's result, written into its epoch: against the clean signal where
+    it is known (the dome), else against the result of the run's last kept weights, the nearest to
+    a full run that the run has (``psnr_vs_last``; the last one scores infinity)."""
+    results = {entry["epoch"]: denoise(marks.snapshots / f"epoch_{entry['epoch']:04d}.h5")
+               for entry in marks.epochs if entry["improved"]}
+    reference = clean if clean is not None else results[max(results)]
+    for epoch, result in results.items():
+        key = "psnr" if clean is not None else "psnr_vs_last"
+        marks.epochs[epoch - 1][key] = psnr(reference[kept], result[kept]) if epoch != max(results) or clean is not None \
+            else float("inf")
+
+
+def _subject(args: dict) -> tuple[np.ndarray, str, np.ndarray | None, tuple]:
+    """What a quality run trains on: the dome with its clean signal and kept columns, or one
+    channel of a real image (``args["image"]``, ``args["channel"]`` 1-based), whose clean signal
+    nobody knows."""
+    if not args.get("image"):
+        stack = dome()
+        return stack.noisy, stack.axes, stack.clean, (Ellipsis, slice(STRIP, -STRIP))
+    from imagej_n2v.tiff_io import read_image
+
+    image = read_image(args["image"])
+    data = np.asarray(image.stack.data)
+    if "C" in image.axes:
+        data = np.take(data, args.get("channel", 1) - 1, axis=image.axes.index("C"))
+    return data, image.axes.replace("C", ""), None, (Ellipsis,)
 
 
 def quality_ours(args: dict) -> dict:
-    """``train_model`` on the dome, every epoch (patience off), snapshots scored by our Denoiser."""
+    """``train_model`` on the dome or a real image, every epoch (patience off), snapshots scored by
+    our Denoiser; ``args["time_limit"]`` ends a long run cleanly, as ``--time-limit`` does."""
     from imagej_n2v.config import TrainConfig
     from imagej_n2v.inference import Denoiser
     from imagej_n2v.model import describe_model
@@ -65,22 +86,26 @@ def quality_ours(args: dict) -> dict:
 
     work = Path(args["work"])
     marks = Marks(work / "snapshots_ours")
-    stack = dome()
-    config = TrainConfig(**args["settings"], patience=args["settings"]["epochs"])  # every epoch runs
+    noisy, axes, clean, kept = _subject(args)
+    settings = {"patience": args["settings"].get("epochs", TrainConfig().epochs), **args["settings"]}
+    config = TrainConfig(**settings)  # every epoch runs unless the settings name a patience
     target = work / "ours"
 
     def on_epoch(epoch, epochs, logs, seconds):
         (staging,) = target.parent.glob(f".{target.name}.partial-*")
-        marks.epoch(logs["val_loss"], staging / "weights_best.h5")
+        marks.epoch(logs["val_loss"], staging / "weights_best.h5", lr=logs.get("lr"))
+        print(f"epoch {epoch}/{epochs}: val_loss {logs['val_loss']:.5f} after {seconds:.0f} s", flush=True)
 
-    train_model([PlaneStack(stack.noisy, stack.axes)], target, config, overwrite=True, export=False, on_epoch=on_epoch)
+    run = train_model([PlaneStack(noisy, axes)], target, config, overwrite=True, export=False, on_epoch=on_epoch)
 
     def denoise(weights: Path) -> np.ndarray:
         shutil.copy2(weights, target / "weights_best.h5")
-        return Denoiser(describe_model(target)).denoise(stack.noisy, stack.axes, bit_depth=32)
+        return Denoiser(describe_model(target)).denoise(noisy, axes, bit_depth=32)
 
-    _score(marks, denoise)
-    return {"epochs": marks.epochs, "noisy_psnr": _noisy_psnr(stack)}
+    _score(marks, denoise, clean, kept)
+    return {"epochs": marks.epochs, "settings": config.to_dict(),
+            "ended": run.ending.text if run.ending else "after its last epoch",
+            "noisy_psnr": psnr(clean[kept], noisy[kept]) if clean is not None else None}
 
 
 def quality_n2v(args: dict) -> dict:
@@ -122,7 +147,7 @@ def quality_n2v(args: dict) -> dict:
         with contextlib.redirect_stdout(io.StringIO()):
             return np.stack([model.predict(p, axes="YX") for p in planes]).reshape(stack.noisy.shape)
 
-    _score(marks, denoise)
+    _score(marks, denoise, stack.clean, (Ellipsis, slice(STRIP, -STRIP)))
     return {"epochs": marks.epochs, "patches": int(len(patches)), "noisy_psnr": _noisy_psnr(stack)}
 
 
@@ -139,7 +164,12 @@ def with_patience(epochs: list[dict], patience: int) -> dict:
             best, best_epoch = entry["val_loss"], entry
         elif entry["epoch"] - best_epoch["epoch"] >= patience:
             return {"stopped_at": entry["epoch"], "wall_s": entry["wall_s"], "cpu_s": entry["cpu_s"],
-                    "best_epoch": best_epoch["epoch"], "psnr": best_epoch["psnr"]}
+                    **_kept(best_epoch)}
     last = epochs[-1]
-    return {"stopped_at": None, "wall_s": last["wall_s"], "cpu_s": last["cpu_s"], "best_epoch": best_epoch["epoch"],
-            "psnr": best_epoch["psnr"]}
+    return {"stopped_at": None, "wall_s": last["wall_s"], "cpu_s": last["cpu_s"], **_kept(best_epoch)}
+
+
+def _kept(entry: dict) -> dict:
+    """The figures of the epoch whose weights a stop keeps."""
+    return {"best_epoch": entry["epoch"], "val_loss": entry["val_loss"], "psnr": entry.get("psnr"),
+            "psnr_vs_last": entry.get("psnr_vs_last")}
