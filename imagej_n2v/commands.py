@@ -21,6 +21,31 @@ from .stack import PlaneStack
 from .tiff_io import output_shape
 
 
+@dataclass(frozen=True)
+class OutputPlan:
+    """What denoising a stack writes, known before any plane is computed (the cluster's client
+    cuts the work by it without loading the model)."""
+
+    frames: list[int] | None  # 0-based frames of the input in the output; None: all
+    channels: list[int] | None  # 0-based channels denoised; None: all (the others are copied)
+    axes: str  # the input's axes in ImageJ order (the order a written file gets)
+    shape: tuple[int, ...]  # in ``axes``, with only the chosen frames
+
+    @property
+    def count(self) -> int:
+        """How many planes the whole output has."""
+        return int(np.prod(self.shape[:-2]))
+
+
+def plan_output(stack: PlaneStack, config: DenoiseConfig) -> OutputPlan:
+    """The frames and channels ``config`` chooses (a frame or channel the stack lacks is refused
+    here, before any output is begun) and the output's axes and shape."""
+    frames = choose(config.frames, stack.frames, "frame")
+    channels = choose(config.channels, stack.channels, "channel")
+    axes = stack.canonical_dims()
+    return OutputPlan(frames, channels, axes, output_shape(stack, axes, None if frames is None else len(frames)))
+
+
 @dataclass
 class Denoised:
     """A denoised stack on its way out: planes are computed as they are taken."""
@@ -53,12 +78,10 @@ def denoise_stack(
     ``planes`` takes only a run of the output planes (a unit of work on a cluster);
     ``shape`` still describes the whole output.
     """
-    frames = choose(config.frames, stack.frames, "frame")
-    channels = choose(config.channels, stack.channels, "channel")
-    axes = stack.canonical_dims()
+    plan = plan_output(stack, config)
     output = denoiser.denoise_planes(
-        stack, frames=frames, channels=channels, bit_depth=config.bit_depth, batch_planes=config.batch_planes,
-        keep_zero_columns=config.keep_zero_columns, progress=progress, planes=planes,
+        stack, frames=plan.frames, channels=plan.channels, bit_depth=config.bit_depth,
+        batch_planes=config.batch_planes, keep_zero_columns=config.keep_zero_columns, progress=progress, planes=planes,
     )
-    shape = output_shape(stack, axes, None if frames is None else len(frames))
-    return Denoised(output, axes, shape, output_dtype(stack.dtype, config.bit_depth), frames, denoiser.provenance())
+    return Denoised(output, plan.axes, plan.shape, output_dtype(stack.dtype, config.bit_depth), plan.frames,
+                    denoiser.provenance())

@@ -30,11 +30,11 @@ import numpy as np
 
 from . import __version__
 from .atomic import check_target
-from .axes import choose
+from .commands import plan_output
 from .config import DenoiseConfig
 from .errors import ClusterError, N2VError, NothingToDenoise
 from .inference import batch_size
-from .tiff_io import TiffImage, output_shape, read_image, write_denoised
+from .tiff_io import TiffImage, read_image, write_denoised
 
 log = logging.getLogger(__name__)
 
@@ -177,13 +177,11 @@ def plan_file(path: Path, axes: str | None, config: DenoiseConfig, output: Path 
     try:
         job.image = read_image(path, axes)
         stack = job.image.stack
-        frames = job.frames = choose(config.frames, stack.frames, "frame")
-        choose(config.channels, stack.channels, "channel")  # refused here, not on a worker
-        job.axes = stack.canonical_dims()
+        plan = plan_output(stack, config)  # a frame or channel the stack lacks is refused here, not on a worker
+        job.frames, job.axes, job.shape = plan.frames, plan.axes, plan.shape
         job.target = (output or path.parent) / f"{path.stem}_denoised.tif"
         check_target(job.target, overwrite)
-        job.shape = output_shape(stack, job.axes, None if frames is None else len(frames))
-        total = len(stack) if frames is None else len(frames) * stack.slices * stack.channels
+        total = plan.count
         batch = batch_size(config.batch_planes, stack.height, stack.width)
         if task_planes is None:
             task_planes = PIECE_BYTES // (stack.height * stack.width * 4)
