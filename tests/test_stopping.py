@@ -128,3 +128,31 @@ def test_patience_ends_training_keeps_the_best_epoch_and_reports_the_estimate(do
     assert len(reports) == len(losses)
     assert all(r["remaining_s"] >= 0 and r["ends_at"] > 0 for r in reports[:-1])
     assert "remaining_s" not in reports[-1]  # the last epoch has nothing left to estimate
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_patience_benchmark_stops_where_training_would(seed):
+    """``make bench-patience`` reads what each --patience would have done off one run's curve; its
+    reading must agree with the callback that ends training, on noisy curves with plateaus."""
+    import tensorflow as tf
+
+    from benchmarks.quality import with_patience
+    from imagej_n2v.stopping import training_callbacks
+
+    losses = 1 + np.cumsum(np.random.default_rng(seed).normal(-0.005, 0.02, 80))
+    curve = [{"epoch": i + 1, "val_loss": float(v), "wall_s": i, "cpu_s": i} for i, v in enumerate(losses)]
+    for patience in (1, 3, 5, 10, 15):
+        callbacks, ended = training_callbacks(Pace(None), patience, steps=1, history={})
+        early = callbacks[-1]
+        model = tf.keras.Sequential([tf.keras.Input((1,)), tf.keras.layers.Dense(1)])
+        early.set_model(model)
+        early.on_train_begin()
+        stopped = None
+        for entry in curve:
+            early.on_epoch_end(entry["epoch"] - 1, {"val_loss": entry["val_loss"]})
+            if model.stop_training:
+                stopped = entry["epoch"]
+                break
+        read = with_patience(curve, patience)
+        assert read["stopped_at"] == stopped, (seed, patience)
+        assert read["best_epoch"] == early.best_epoch + 1, (seed, patience)
