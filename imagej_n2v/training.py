@@ -299,8 +299,11 @@ def prepare(stacks: Sequence[PlaneStack], target: Path, config: TrainConfig, pac
     if previous and previous.metadata.get("data", patches.summary()) != patches.summary():
         raise InputError(f"The interrupted training {previous.folder} was started on other images: "
                          f"resume it with the same inputs, or train again without --resume.")
-    log.info("Training on %d patches (%d for validation) from %d planes, in %s precision.",
-             len(patches.train), len(patches.validation), patches.planes_used, precision)
+    log.info("Training on %d patches (%d for validation: %s) from %d planes, in %s precision.",
+             len(patches.train), len(patches.validation), patches.validation_area, patches.planes_used, precision)
+    if patches.validation_area.startswith("overlapping"):
+        log.warning("The validation patches overlap the training patches (the plane is too small to hold rows out "
+                    "for them): the validation loss cannot show overfitting, so keep training short or add planes.")
     try:
         staging = staging_folder(target)
         for weights in previous.folder.glob("weights_*.h5") if previous else ():

@@ -1,4 +1,5 @@
-"""Patch sampling: inside the kept area, the right count and split, reproducible by seed."""
+"""Patch sampling: inside the kept area, the right count and split, reproducible by seed, and
+validation patches that share no pixel with training patches."""
 
 import numpy as np
 import pytest
@@ -55,7 +56,7 @@ def test_every_patch_lies_inside_a_kept_area_and_positions_are_distinct():
     positions = [_locate(p, stack) for p in everything]
     assert len(set(positions)) == len(positions) == 300
     assert {z for z, _, _ in positions} == set(range(len(STRIPS)))  # drawn from every plane
-    assert patches.candidates == _candidates()
+    assert patches.candidates < _candidates()  # positions across the validation band's edge are left out
     assert patches.planes_used == len(STRIPS) and patches.planes_skipped == 0
 
 
@@ -64,7 +65,7 @@ def test_count_is_capped_by_the_positions_available():
     some = sample_patches([stack], SIZE, 50, 0.2, 0)
     assert (len(some.train), len(some.validation)) == (40, 10)
     every = sample_patches([stack], SIZE, 10**6, 0.1, 0)
-    assert len(every.train) + len(every.validation) == _candidates()
+    assert len(every.train) + len(every.validation) == every.candidates
 
 
 @pytest.mark.parametrize("count, fraction, n_val", [(100, 0.1, 10), (100, 0.25, 25), (7, 0.1, 1), (2, 0.9, 1), (50, 0.01, 1)])
@@ -85,12 +86,41 @@ def test_same_seed_same_patches_other_seed_other_patches():
     assert not np.array_equal(first.train, other.train)
 
 
-def test_patches_are_shuffled_across_planes():
-    """Validation must not be one plane's patches (the seed's lesson): it mixes planes."""
+def _pixels(stack: PlaneStack, patches: np.ndarray) -> set[tuple[int, int, int]]:
+    """Every (z, y, x) the patches cover."""
+    covered = set()
+    for z, y, x in (_locate(p, stack) for p in patches[..., 0]):
+        covered |= {(z, y + dy, x + dx) for dy in range(SIZE) for dx in range(SIZE)}
+    return covered
+
+
+def test_validation_shares_no_pixel_with_training_in_a_band_of_each_plane():
+    """Few planes: a band of rows at the bottom of every plane validates (the seed's lesson:
+    validation from every plane, not from one part of the sample)."""
     stack = _coded_stack()
-    patches = sample_patches([stack], SIZE, 400, 0.25, seed=0)
-    val_planes = {_locate(p, stack)[0] for p in patches.validation[..., 0]}
-    assert len(val_planes) > 1
+    patches = sample_patches([stack], SIZE, 400, 0.1, seed=0)
+    assert not _pixels(stack, patches.train) & _pixels(stack, patches.validation)
+    assert {z for z, _, _ in _pixels(stack, patches.validation)} == set(range(len(STRIPS)))
+    assert min(y for _, y, _ in _pixels(stack, patches.validation)) == HEIGHT - SIZE
+    assert patches.validation_area.startswith("a band of rows")
+
+
+def test_with_many_planes_whole_planes_spread_over_the_stack_validate():
+    values = np.random.default_rng(1).choice(np.arange(1000, 60000), size=20 * HEIGHT * WIDTH, replace=False)
+    stack = PlaneStack(values.reshape(20, HEIGHT, WIDTH).astype(np.uint16), "ZYX")
+    patches = sample_patches([stack], SIZE, 500, 0.1, seed=3)
+    held = {z for z, _, _ in _pixels(stack, patches.validation)}
+    trained = {z for z, _, _ in _pixels(stack, patches.train)}
+    assert len(held) == 2 and not held & trained and len(trained) == 18
+    assert max(held) - min(held) >= 5  # spread over the stack, not two neighbours
+    assert patches.validation_area == "2 of 20 planes held out"
+    assert (len(patches.validation), len(patches.train)) == (50, 450)
+
+
+def test_one_small_plane_validates_on_overlapping_patches_and_says_so():
+    patches = sample_patches([PlaneStack(np.arange(144, dtype=np.uint16).reshape(12, 12), "YX")], SIZE, 20, 0.1, 0)
+    assert len(patches.validation) == 2 and len(patches.train) == 18
+    assert "overlapping" in patches.validation_area
 
 
 def test_patches_are_normalised_per_plane():
@@ -116,7 +146,9 @@ def test_several_stacks_of_different_sizes_contribute():
     small = PlaneStack(np.full((12, 12), 7, np.uint16), "YX")
     large = PlaneStack(np.full((2, 20, 30), 9, np.uint16), "ZYX")
     patches = sample_patches([small, large], 8, 10**5, 0.1, 0)
-    assert patches.candidates == 5 * 5 + 2 * 13 * 23
+    # the small plane is too low for a validation band; each large one keeps 12 rows for
+    # training (5 rows of positions) and 8 for validation (1 row)
+    assert patches.candidates == 5 * 5 + 2 * (5 + 1) * 23
     assert sorted({n.mean for n in patches.normalizations}) == [7, 9]
 
 
