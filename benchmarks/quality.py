@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def quality_ours(args: dict) -> dict:
     def on_epoch(epoch, epochs, logs, seconds):
         (staging,) = target.parent.glob(f".{target.name}.partial-*")
         marks.epoch(logs["val_loss"], staging / "weights_best.h5", lr=logs.get("lr"))
-        print(f"epoch {epoch}/{epochs}: val_loss {logs['val_loss']:.5f} after {seconds:.0f} s", flush=True)
+        print(f"epoch {epoch}/{epochs}: val_loss {logs['val_loss']:.5f} after {seconds:.0f} s", file=sys.stderr)  # stdout is silenced
 
     run = train_model([PlaneStack(noisy, axes)], target, config, overwrite=True, export=False, on_epoch=on_epoch)
 
