@@ -71,7 +71,7 @@ def _subject_lines(name: str, run: dict) -> list[str]:
     for entry in epochs:
         kept = entry if entry["improved"] else kept
         lines.append(_row([entry["epoch"], f"{entry['val_loss']:.5f}" + ("" if entry["improved"] else " (no gain)"),
-                           f"{entry['lr']:.2g}" if entry.get("lr") else "", f"{kept[key]:.2f}",
+                           f"{entry['lr']:.2g}" if entry.get("lr") else "", _score(kept[key]),
                            f"{entry['wall_s'] / 60:.1f}"]))
     full = run["patience"]["off"]
     lines += ["", f"What each `--patience` would have done on this run ({label} of the weights it keeps):", "",
@@ -79,9 +79,14 @@ def _subject_lines(name: str, run: dict) -> list[str]:
                     "share of CPU time"]), _row(["---"] * 7)]
     for patience, result in run["patience"].items():
         lines.append(_row([patience, result["stopped_at"] or f"none ({len(epochs)})", result["best_epoch"],
-                           f"{result[key]:.2f}", f"{result[key] - full[key]:+.2f}" if dome else "",
+                           _score(result[key]), f"{result[key] - full[key]:+.2f}" if dome else "",
                            f"{result['wall_s'] / last['wall_s']:.2f}", f"{result['cpu_s'] / last['cpu_s']:.2f}"]))
     return lines + [""]
+
+
+def _score(psnr: float) -> str:
+    """A PSNR cell; infinity is the last kept result against itself."""
+    return "same weights" if psnr == float("inf") else f"{psnr:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
