@@ -201,7 +201,8 @@ def _quality(q: dict | None, out: Path) -> list[str]:
               "per epoch; at the default 400 steps it is a small share).",
               "- The patience rows need no extra runs: stopping early does not change the epochs before the stop, "
               "so each row reads the full run's curve up to where that patience would have stopped it.",
-              "- GPU figures are not here: no GPU was at hand for these runs.", ""]
+              "- GPU figures: `gpu-proxy-results.md` (the network alone, in PyTorch on an H100: TensorFlow could not "
+              "be brought to that machine).", ""]
     return lines
 
 
