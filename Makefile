@@ -45,4 +45,4 @@ bench-patience: setup
 	$(PY) -m benchmarks.patience --out benchmarks/patience-results.md $(PATIENCE_ARGS)
 
 clean:
-	rm -rf build *.egg-info demo-output bench-output imagej_n2v/java/*.jar
+	rm -rf build *.egg-info demo-output bench-output imagej_n2v/imagej/java/*.jar

@@ -1,6 +1,6 @@
 """Build step for the ImageJ commands: compile ``java/src`` against ImageJ's jar into a jar.
 
-The jar is package data (``imagej_n2v/java/imagej_n2v.jar``), built at install time rather than
+The jar is package data (``imagej_n2v/imagej/java/imagej_n2v.jar``), built at install time rather than
 kept in git. It targets Java 8 (``--release 8``) so that the older Java bundled with Fiji runs it.
 ImageJ's jar comes from ``IMAGEJ_N2V_IJ_JAR`` or Debian's ``libij-java``.
 """
@@ -16,7 +16,7 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 JAVA_DIR = ROOT / "java"
-JAR = ROOT / "imagej_n2v" / "java" / "imagej_n2v.jar"  # ImageJ only scans plugin jars with "_" in the name
+JAR = ROOT / "imagej_n2v" / "imagej" / "java" / "imagej_n2v.jar"  # ImageJ only scans plugin jars with "_" in the name
 DEFAULT_IJ_JAR = "/usr/share/java/ij.jar"
 
 

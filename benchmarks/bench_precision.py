@@ -34,12 +34,12 @@ from pathlib import Path
 import numpy as np
 
 from imagej_n2v.config import TrainConfig
-from imagej_n2v.inference import Denoiser
-from imagej_n2v.model import describe_model
-from imagej_n2v.precision import hardware_summary, native_precisions
-from imagej_n2v.stack import PlaneStack
-from imagej_n2v.synthetic import SyntheticStack, make_stack, psnr
-from imagej_n2v.training import train_model
+from imagej_n2v.data.stack import PlaneStack
+from imagej_n2v.data.synthetic import SyntheticStack, make_stack, psnr
+from imagej_n2v.denoising.inference import Denoiser
+from imagej_n2v.models.folder import describe_model
+from imagej_n2v.models.precision import hardware_summary, native_precisions
+from imagej_n2v.training.train import train_model
 
 PRECISIONS = ("fp32", "bf16")
 SEED_WAY = "seed's way (n2v predict per slice, fp32)"

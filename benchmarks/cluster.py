@@ -36,7 +36,7 @@ OVERHEAD_PLANES, SMALL_PIECE = 128, 4
 
 def _warm(model: str) -> None:
     """On a worker: load the model and trace the network, as a first piece would."""
-    from imagej_n2v.inference import load_denoiser
+    from imagej_n2v.denoising.inference import load_denoiser
 
     load_denoiser(model)
 
@@ -56,7 +56,7 @@ def _median(runs: list[dict]) -> dict:
 def _single(inputs: list[str], model: str, output: Path) -> dict:
     """Wall and CPU seconds of the single-process CLI with the model already loaded."""
     from imagej_n2v.cli import main
-    from imagej_n2v.inference import load_denoiser
+    from imagej_n2v.denoising.inference import load_denoiser
 
     load_denoiser(model)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -82,7 +82,7 @@ def workers_run(args: dict, workers: int, work: Path) -> dict:
     """Start-up, a cold and a warm run of the folder on ``workers`` local processes."""
     from distributed import Client
 
-    from imagej_n2v.distributed import _local_cluster, check_workers
+    from imagej_n2v.cluster.distributed import _local_cluster, check_workers
 
     started = time.perf_counter()
     with _local_cluster(workers) as cluster, Client(cluster, set_as_default=False) as client:
@@ -109,7 +109,7 @@ def overhead_run(args: dict, work: Path) -> dict:
     """One stack, tiny network, one worker: many small pieces against one piece."""
     from distributed import Client
 
-    from imagej_n2v.distributed import _local_cluster
+    from imagej_n2v.cluster.distributed import _local_cluster
 
     stack, model, planes = args["overhead_stack"], args["tiny_model"], args["overhead_planes"]
     single = [_single([stack], model, work / "overhead_single") for _ in range(args["repeats"])]
@@ -128,7 +128,7 @@ def overhead_run(args: dict, work: Path) -> dict:
 
 def io_run(args: dict, work: Path) -> dict:
     """Reading one plane from the TIFF and writing it, through imagej-n2v's own reader and writer."""
-    from imagej_n2v.tiff_io import read_image, write_planes
+    from imagej_n2v.data.tiff_io import read_image, write_planes
 
     image = read_image(args["io_stack"])
     stack = image.stack
@@ -167,8 +167,8 @@ def run_part(model: str, tiny_model: str, work: Path, repeats: int) -> dict:
     """Write the inputs, run ``measure`` in a fresh process (the client) and return its figures."""
     import subprocess
 
-    from imagej_n2v.synthetic import make_stack
-    from imagej_n2v.tiff_io import write_image
+    from imagej_n2v.data.synthetic import make_stack
+    from imagej_n2v.data.tiff_io import write_image
 
     print("cluster: 1 and 2 local Dask workers against one process", flush=True)
     work = work / "cluster"

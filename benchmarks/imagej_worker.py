@@ -20,11 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from imagej_n2v.bridge.runtime import DEFAULT_IJ_JAR, VirtualDisplay
-from imagej_n2v.install import install_plugin
-from imagej_n2v.synthetic import make_stack
-from imagej_n2v.tiff_io import write_image
-from imagej_n2v.worker.protocol import Message, encode, plane_message, read_message
+from imagej_n2v.data.synthetic import make_stack
+from imagej_n2v.data.tiff_io import write_image
+from imagej_n2v.imagej.bridge.runtime import DEFAULT_IJ_JAR, VirtualDisplay
+from imagej_n2v.imagej.install import install_plugin
+from imagej_n2v.imagej.worker.protocol import (
+    Message,
+    encode,
+    plane_message,
+    read_message,
+)
 
 MACRO = """setBatchMode(true);
 args = getArgument();
@@ -54,7 +59,7 @@ def worker_cpu(stack_file: Path, model: str, rounds: int, batch_planes: int) -> 
 
     planes = tifffile.imread(stack_file).reshape(-1, 512, 512)
     started = time.perf_counter()
-    worker = subprocess.Popen([sys.executable, "-m", "imagej_n2v.worker"], stdin=subprocess.PIPE,
+    worker = subprocess.Popen([sys.executable, "-m", "imagej_n2v.imagej.worker"], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     hello = read_message(worker.stdout)
     assert hello is not None and hello.type == "hello", "the worker did not start"

@@ -26,9 +26,9 @@ import sys
 import threading
 from pathlib import Path
 
-from .quality import with_patience
-from .report import _row
-from .run import REPO, machine, run_job
+from benchmarks.quality import with_patience
+from benchmarks.report import _row
+from benchmarks.run import REPO, machine, run_job
 
 PATIENCES = (3, 5, 10, 15, 20, 30)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imagej_n2v.synthetic import SyntheticStack, make_stack, psnr
+from imagej_n2v.data.synthetic import SyntheticStack, make_stack, psnr
 
 STRIP = 10
 
@@ -67,7 +67,7 @@ def _subject(args: dict) -> tuple[np.ndarray, str, np.ndarray | None, tuple]:
     if not args.get("image"):
         stack = dome()
         return stack.noisy, stack.axes, stack.clean, (Ellipsis, slice(STRIP, -STRIP))
-    from imagej_n2v.tiff_io import read_image
+    from imagej_n2v.data.tiff_io import read_image
 
     image = read_image(args["image"])
     data = np.asarray(image.stack.data)
@@ -80,10 +80,10 @@ def quality_ours(args: dict) -> dict:
     """``train_model`` on the dome or a real image, every epoch (patience off), snapshots scored by
     our Denoiser; ``args["time_limit"]`` ends a long run cleanly, as ``--time-limit`` does."""
     from imagej_n2v.config import TrainConfig
-    from imagej_n2v.inference import Denoiser
-    from imagej_n2v.model import describe_model
-    from imagej_n2v.stack import PlaneStack
-    from imagej_n2v.training import train_model
+    from imagej_n2v.data.stack import PlaneStack
+    from imagej_n2v.denoising.inference import Denoiser
+    from imagej_n2v.models.folder import describe_model
+    from imagej_n2v.training.train import train_model
 
     work = Path(args["work"])
     marks = Marks(work / "snapshots_ours")
@@ -116,7 +116,7 @@ def quality_n2v(args: dict) -> dict:
     from n2v.models import N2V, N2VConfig
 
     from imagej_n2v.config import TrainConfig
-    from imagej_n2v.training import n2v_settings
+    from imagej_n2v.training.train import n2v_settings
 
     work = Path(args["work"])
     marks = Marks(work / "snapshots_n2v")

@@ -98,7 +98,7 @@ def write_report(results: dict, out: Path) -> None:
         "",
     ]
     if results.get("imagej_worker"):
-        from .imagej_worker import report_lines
+        from benchmarks.imagej_worker import report_lines
 
         lines += report_lines(results["imagej_worker"])
     t = results.get("training")
@@ -137,7 +137,7 @@ def write_report(results: dict, out: Path) -> None:
             "",
         ]
     if results.get("cluster"):
-        from .cluster import report_lines
+        from benchmarks.cluster import report_lines
 
         lines += report_lines(results["cluster"])
     lines.append(NOTES)

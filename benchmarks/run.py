@@ -25,12 +25,11 @@ from typing import Iterator
 import numpy as np
 import tifffile
 
-from imagej_n2v.inference import BATCH_PIXELS
-from imagej_n2v.synthetic import make_stack
-from imagej_n2v.tiff_io import Calibration, write_image, write_planes
-
-from . import cluster
-from .report import write_report
+from benchmarks import cluster
+from benchmarks.report import write_report
+from imagej_n2v.data.synthetic import make_stack
+from imagej_n2v.data.tiff_io import Calibration, write_image, write_planes
+from imagej_n2v.denoising.inference import BATCH_PIXELS
 
 REPO = Path(__file__).resolve().parent.parent
 SIDE_BY_SIDE = ("seed_way", "cli_denoise", "network_alone")
@@ -215,7 +214,7 @@ def training_rates(steps: int, stack_file: Path, work: Path) -> dict:
 def time_to_quality(epochs: int, steps: int, patches: int, work: Path) -> dict:
     """PSNR against time on the dome example: our training and n2v's own loop, n2v's default settings but
     ``epochs`` x ``steps`` and ``patches``, every epoch run (patience off); what each patience would have done."""
-    from .quality import with_patience
+    from benchmarks.quality import with_patience
 
     print("time to quality", flush=True)
     settings = {"epochs": epochs, "steps": steps, "patches": patches}
@@ -231,7 +230,7 @@ def time_to_quality(epochs: int, steps: int, patches: int, work: Path) -> dict:
 
 def precision_rates(steps: int, stack_file: Path, work: Path) -> dict:
     """Training steps per second of ``train_model`` in each precision this machine runs natively."""
-    from imagej_n2v.precision import native_precisions
+    from imagej_n2v.models.precision import native_precisions
 
     print("training steps per second by precision", flush=True)
     rates: dict = {}
@@ -318,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     if "warm" in parts:
         results["warm_session"] = warm_session(options.warm_files, model["folder"], work)
     if "imagej" in parts:
-        from .imagej_worker import imagej_worker
+        from benchmarks.imagej_worker import imagej_worker
 
         results["imagej_worker"] = imagej_worker(model, options.worker_rounds, options.batch_planes, options.frames,
                                                  options.worker_slices, work, run_job)

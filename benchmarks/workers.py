@@ -72,7 +72,7 @@ def seed_way(args: dict) -> dict:
 def cli_denoise(args: dict) -> dict:
     """(b) ``imagej-n2v denoise`` through the CLI's own code path; the model is loaded first."""
     from imagej_n2v.cli import main
-    from imagej_n2v.inference import load_denoiser
+    from imagej_n2v.denoising.inference import load_denoiser
 
     load_denoiser(args["model"])  # the CLI call below finds it warm, so work_s excludes loading
     clock = Clock()
@@ -105,8 +105,8 @@ def network_alone(args: dict) -> dict:
 
 def prepare_patches(args: dict) -> dict:
     """Training-data preparation only: survey every plane, draw and cut the patches."""
-    from imagej_n2v.patches import sample_patches
-    from imagej_n2v.tiff_io import read_image
+    from imagej_n2v.data.tiff_io import read_image
+    from imagej_n2v.training.patches import sample_patches
 
     stack = read_image(args["input"]).stack
     before = _peak_rss_mb()
@@ -131,8 +131,8 @@ def _epoch_rate(seconds: list[float], cpu_marks: list[float], steps: int) -> dic
 def train_ours(args: dict) -> dict:
     """Training steps per second of ``imagej_n2v.training.train_model``."""
     from imagej_n2v.config import TrainConfig
-    from imagej_n2v.tiff_io import read_image
-    from imagej_n2v.training import train_model
+    from imagej_n2v.data.tiff_io import read_image
+    from imagej_n2v.training.train import train_model
 
     seconds: list[float] = []
     cpu_marks: list[float] = []
@@ -158,7 +158,7 @@ def train_n2v(args: dict) -> dict:
     from n2v.models import N2V, N2VConfig
 
     from imagej_n2v.config import TrainConfig
-    from imagej_n2v.training import n2v_settings
+    from imagej_n2v.training.train import n2v_settings
 
     config = TrainConfig(**args["settings"])
     planes = tifffile.imread(args["input"]).reshape(-1, *args["plane_shape"]).astype(np.float32)
@@ -194,8 +194,8 @@ def train_n2v(args: dict) -> dict:
 
 def warm_session(args: dict) -> dict:
     """One CLI call over a folder of stacks: how often the model is loaded and traced."""
-    from imagej_n2v import inference
     from imagej_n2v.cli import main
+    from imagej_n2v.denoising import inference
 
     clock = Clock()
     code = main(["--quiet", "denoise", args["input_dir"], "--model", args["model"], "--output", args["output_dir"],
@@ -230,7 +230,7 @@ def make_model(args: dict) -> dict:
     return {"mean": float(config.means[0]), "std": float(config.stds[0])}
 
 
-from .quality import quality_n2v, quality_ours  # noqa: E402  (jobs of their own module)
+from benchmarks.quality import quality_n2v, quality_ours  # noqa: E402  (jobs of their own module)
 
 JOBS = {f.__name__: f for f in (seed_way, cli_denoise, network_alone, prepare_patches, train_ours, train_n2v,
                                 warm_session, make_model, quality_ours, quality_n2v)}

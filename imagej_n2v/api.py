@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .config import DenoiseConfig, TrainConfig
-from .stack import PlaneStack, gather
+from .data.stack import PlaneStack, gather
 
 if TYPE_CHECKING:
-    from .training import EpochCallback
+    from .training.train import EpochCallback
 
 
 def denoise(
@@ -39,8 +39,8 @@ def denoise(
         A ``DenoiseConfig``, or its fields as keywords (``bit_depth=32``, ``frames="1-3"``).
         Frames not chosen are left out; channels not chosen are copied unchanged.
     """
-    from .commands import denoise_stack
-    from .inference import load_denoiser
+    from .denoising.commands import denoise_stack
+    from .denoising.inference import load_denoiser
 
     config = config or DenoiseConfig(**options)
     stack = PlaneStack(array, axes)
@@ -75,7 +75,7 @@ def denoise_files(
     config, options
         A ``DenoiseConfig``, or its fields as keywords, as for ``denoise``.
     """
-    from .distributed import denoise_files as on_cluster
+    from .cluster.distributed import denoise_files as on_cluster
 
     config = config or DenoiseConfig(**options)
     inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
@@ -102,7 +102,7 @@ def train(
     ``on_epoch(epoch, epochs, logs, seconds)`` is called after every epoch; its ``logs`` carry
     the losses and the estimate of the rest (``stopping.describe_remaining`` puts it in words).
     """
-    from .training import train_model
+    from .training.train import train_model
 
     config = config or TrainConfig(**options)
     if isinstance(arrays, np.ndarray):

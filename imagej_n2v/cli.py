@@ -149,7 +149,7 @@ def _add_install_plugin(subparsers) -> None:
 
 
 def _run_install_plugin(args) -> int:
-    from .install import install_plugin, remove_plugin
+    from .imagej.install import install_plugin, remove_plugin
 
     if args.remove:
         removed = remove_plugin(args.folder)
@@ -163,7 +163,7 @@ def _run_install_plugin(args) -> int:
 
 
 def _run_macro(args) -> int:
-    from .bridge import run_macro_file, start_imagej
+    from .imagej.bridge import run_macro_file, start_imagej
 
     start_imagej(ij_jar=args.ij_jar, fiji=args.fiji, headless=args.headless, debug=args.debug)
     stdout = sys.stdout  # held: training redirects sys.stdout to silence n2v while the Log streams on
@@ -183,8 +183,8 @@ def _run_macro(args) -> int:
 
 
 def _run_gui(args) -> int:
-    from .bridge import start_imagej
-    from .bridge.macro import wait_for_gui
+    from .imagej.bridge import start_imagej
+    from .imagej.bridge.macro import wait_for_gui
 
     start_imagej(ij_jar=args.ij_jar, fiji=args.fiji, gui=True, debug=args.debug)
     log.info("ImageJ is open, with the N2V commands under Plugins > N2V; quit ImageJ to end.")
@@ -200,9 +200,9 @@ def _progress_bar(total: int, description: str, unit: str):
 
 def _run_train(args) -> int:
     from .config import TrainConfig
-    from .stopping import describe_remaining
-    from .tiff_io import find_tiffs, read_image
-    from .training import train_model
+    from .data.tiff_io import find_tiffs, read_image
+    from .training.stopping import describe_remaining
+    from .training.train import train_model
 
     started = time.monotonic()  # the time limit counts reading the images in
     config = _settings(args, TrainConfig)
@@ -251,10 +251,10 @@ def _for_each_file(paths: Sequence[Path], work: Callable[[Path], None]) -> int:
 
 
 def _run_denoise(args) -> int:
-    from .commands import denoise_stack
     from .config import DenoiseConfig
-    from .inference import load_denoiser
-    from .tiff_io import find_tiffs, read_image, write_denoised
+    from .data.tiff_io import find_tiffs, read_image, write_denoised
+    from .denoising.commands import denoise_stack
+    from .denoising.inference import load_denoiser
 
     config = _settings(args, DenoiseConfig)
     paths = find_tiffs(args.inputs)
@@ -304,7 +304,7 @@ def _counted(planes: Iterable, bar) -> Iterator:
 
 def _denoise_on_cluster(args, config, paths: Sequence[Path]) -> int:
     """The same outputs as ``_run_denoise``, computed by Dask workers (see ``distributed``)."""
-    from .distributed import ClusterRun, connect, plan_file
+    from .cluster.distributed import ClusterRun, connect, plan_file
 
     with connect(args.scheduler or args.workers) as client:
         output = Path(args.output) if args.output else None
@@ -332,11 +332,11 @@ def _run_info(args) -> int:
         raise InputError("Give a TIFF, a model folder or a bioimage.io zip to describe, or --system.")
     path = Path(args.path)
     if path.is_dir() or path.name.endswith(".zip"):
-        from .model import describe_model
+        from .models.folder import describe_model
 
         print("\n".join(info.model_lines(describe_model(path))))
         return 0
-    from .tiff_io import read_image
+    from .data.tiff_io import read_image
 
     print("\n".join(info.image_lines(read_image(path, args.axes))))
     return 0

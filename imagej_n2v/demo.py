@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from . import cli
-from .synthetic import make_stack, psnr
-from .tiff_io import Calibration, read_image, write_image
+from .data.synthetic import make_stack, psnr
+from .data.tiff_io import Calibration, read_image, write_image
 
 STRIP = 10
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import platform
 
+from .data.output_types import output_dtype
+from .data.tiff_io import TiffImage, carried
 from .errors import DependencyError
-from .model import PER_PLANE, ModelDescription
-from .output_types import output_dtype
-from .tiff_io import TiffImage, carried
+from .models.folder import PER_PLANE, ModelDescription
 
 
 def model_lines(description: ModelDescription) -> list[str]:
@@ -80,7 +80,12 @@ def system_lines() -> list[str]:
     except DependencyError as exc:
         lines.append(f"tested stack: NOT OK: {exc}")
         return lines
-    from .precision import CPU_BF16_FLAGS, cpu_flags, gpu_capabilities, native_precisions
+    from .models.precision import (
+        CPU_BF16_FLAGS,
+        cpu_flags,
+        gpu_capabilities,
+        native_precisions,
+    )
 
     gpus = gpu_capabilities()
     lines.append("GPUs seen by TensorFlow: " + (

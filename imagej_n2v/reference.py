@@ -13,8 +13,8 @@ import re
 import sys
 from pathlib import Path
 
-from .bridge.options import DENOISE, TRAIN, command_options
 from .cli import build_parser
+from .imagej.bridge.options import DENOISE, TRAIN, command_options
 
 BEGIN = "<!-- options:begin -->"
 END = "<!-- options:end -->"

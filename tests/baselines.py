@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from imagej_n2v.synthetic import psnr
+from imagej_n2v.data.synthetic import psnr
 
 MARGIN_DB = 8.0
 """Least PSNR gain over the noisy plane: more than a light blur reaches, 1.6 dB below N2V's worst plane."""

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imagej_n2v.synthetic import SyntheticStack, make_stack
-from imagej_n2v.tiff_io import Calibration, write_image
+from imagej_n2v.data.synthetic import SyntheticStack, make_stack
+from imagej_n2v.data.tiff_io import Calibration, write_image
 
 # --------------------------------------------------------------------------- synthetic stacks
 
@@ -106,10 +106,9 @@ def n2v_native_model(tmp_path_factory, dome_stack) -> Path:
     It has no ``imagej_n2v.json``: imagej-n2v must treat it as n2v would. It is trained on
     the dome's kept columns only, as the seed notebook did.
     """
+    import tensorflow as tf
     from n2v.internals.N2V_DataGenerator import N2V_DataGenerator
     from n2v.models import N2V, N2VConfig
-
-    import tensorflow as tf
 
     tf.keras.utils.set_random_seed(0)
     kept = dome_stack.noisy[..., DOME_STRIP:-DOME_STRIP].astype(np.float32)
@@ -131,8 +130,8 @@ def bf16_model(tmp_path_factory, dome_stack) -> Path:
     Few steps: it checks what a reduced-precision model records and where it loads, not its quality.
     """
     from imagej_n2v.config import TrainConfig
-    from imagej_n2v.stack import PlaneStack
-    from imagej_n2v.training import train_model
+    from imagej_n2v.data.stack import PlaneStack
+    from imagej_n2v.training.train import train_model
 
     config = TrainConfig(patch_size=32, patches=200, epochs=2, steps=10, batch_size=8, unet_kernel=3,
                          unet_n_first=8, precision="bf16")
@@ -149,8 +148,8 @@ TINY_TRAINING = dict(patch_size=32, patches=40, epochs=1, steps=4, batch_size=4,
 def tiny_model(tmp_path_factory, dome_stack) -> Path:
     """A complete model folder with its bioimage.io zip, trained in seconds (read-only for tests)."""
     from imagej_n2v.config import TrainConfig
-    from imagej_n2v.stack import PlaneStack
-    from imagej_n2v.training import train_model
+    from imagej_n2v.data.stack import PlaneStack
+    from imagej_n2v.training.train import train_model
 
     folder = tmp_path_factory.mktemp("tiny") / "tiny"
     return train_model([PlaneStack(dome_stack.noisy, dome_stack.axes)], folder, TrainConfig(**TINY_TRAINING)).model_folder

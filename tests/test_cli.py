@@ -11,10 +11,9 @@ import tifffile
 
 from imagej_n2v import __version__
 from imagej_n2v.cli import main
+from imagej_n2v.data.tiff_io import write_image
 from imagej_n2v.errors import InputError
-from imagej_n2v.tiff_io import write_image
-
-from .conftest import CALIBRATION, DOME_STRIP
+from tests.conftest import CALIBRATION, DOME_STRIP
 
 
 def _error(capsys) -> str:

@@ -17,8 +17,8 @@ import tifffile
 
 from imagej_n2v import api
 from imagej_n2v.cli import main
+from imagej_n2v.data.tiff_io import write_image
 from imagej_n2v.errors import InputError
-from imagej_n2v.tiff_io import write_image
 
 TRAIN = ["--patch-size", "32", "--patches", "20", "--epochs", "1", "--steps", "1", "--batch-size", "4", "--no-export"]
 
@@ -99,8 +99,8 @@ def test_broken_training_input_is_one_sentence(tmp_path, capsys, case):
 
 def test_damaged_page_is_found_when_its_plane_is_read(tmp_path):
     """The header reads fine; the cut-off pixels of one page only fail when that plane is needed."""
-    from imagej_n2v.stack import PlaneIndex
-    from imagej_n2v.tiff_io import read_image
+    from imagej_n2v.data.stack import PlaneIndex
+    from imagej_n2v.data.tiff_io import read_image
 
     path = tmp_path / "damaged.tif"
     data = np.random.default_rng(0).integers(0, 1000, (4, 64, 64)).astype(np.uint16)

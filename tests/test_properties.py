@@ -13,10 +13,16 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from imagej_n2v.axes import CANONICAL, from_canonical, normalize_axes, parse_index_list, to_canonical
-from imagej_n2v.bridge import options
+from imagej_n2v.data.axes import (
+    CANONICAL,
+    from_canonical,
+    normalize_axes,
+    parse_index_list,
+    to_canonical,
+)
+from imagej_n2v.data.stack import PlaneIndex, PlaneStack
 from imagej_n2v.errors import AxesError, InputError
-from imagej_n2v.stack import PlaneIndex, PlaneStack
+from imagej_n2v.imagej.bridge import options
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

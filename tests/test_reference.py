@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imagej_n2v.bridge.options import DENOISE, TRAIN, command_options
 from imagej_n2v.cli import build_parser
+from imagej_n2v.imagej.bridge.options import DENOISE, TRAIN, command_options
 from imagej_n2v.reference import BEGIN, END, option_table, options_section
 
 README = Path(__file__).resolve().parents[1] / "README.md"

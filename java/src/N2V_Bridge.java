@@ -25,7 +25,7 @@ import java.awt.GraphicsEnvironment;
  */
 public class N2V_Bridge {
 
-    /** Implemented in Python (imagej_n2v.bridge.commands) when Python started this JVM. */
+    /** Implemented in Python (imagej_n2v.imagej.bridge.commands) when Python started this JVM. */
     public interface Handler {
         /** The command's dialog fields: see dialogSpec below for the format. */
         String fields(String command);
@@ -93,7 +93,7 @@ public class N2V_Bridge {
 
     /**
      * Shows the command's dialog; returns its values as a macro options string, null if cancelled.
-     * The spec (imagej_n2v.bridge.options.dialog_spec) has one line per field,
+     * The spec (imagej_n2v.imagej.bridge.options.dialog_spec) has one line per field,
      * KIND TAB KEY TAB DEFAULT [TAB CHOICE...], KIND being text, path, int, float, bool or choice.
      */
     private static String ask(String command, String spec) {

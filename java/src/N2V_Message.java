@@ -16,7 +16,7 @@ import java.util.Map;
  * header is lines "key=value" joined by "\n", the first key being "type"; in values a backslash
  * is written "\\" and a newline "\n". A header key "bytes=B" announces B bytes of payload: the
  * pixels of one plane, little-endian, row by row, described by dtype (uint8, uint16, float32),
- * width and height. The message kinds are listed in imagej_n2v/worker/protocol.py.
+ * width and height. The message kinds are listed in imagej_n2v/imagej/worker/protocol.py.
  */
 final class N2V_Message {
     /** Changed whenever a message kind or key changes meaning; the worker's hello must match. */

@@ -16,7 +16,7 @@ import java.util.ArrayDeque;
 import java.util.Properties;
 
 /**
- * The Python worker of an ImageJ that Python did not start: "python -m imagej_n2v.worker", one per
+ * The Python worker of an ImageJ that Python did not start: "python -m imagej_n2v.imagej.worker", one per
  * ImageJ session, kept warm between commands (the model stays loaded).
  *
  * Which Python: the Java property imagej_n2v.python (-Dimagej_n2v.python=...), else the
@@ -183,7 +183,7 @@ final class N2V_Worker {
         IJ.showStatus("Starting Python...");
         Process process;
         try {
-            ProcessBuilder builder = new ProcessBuilder(python, "-m", "imagej_n2v.worker");
+            ProcessBuilder builder = new ProcessBuilder(python, "-m", "imagej_n2v.imagej.worker");
             builder.environment().put("PYTHONIOENCODING", "utf-8");
             process = builder.start();
         } catch (IOException e) {

@@ -1,0 +1,283 @@
+"""Denoising planes with a loaded model: lean, batched and streamed.
+
+The network is wrapped once in a ``tf.function`` with a shape-agnostic signature, so it is
+traced once per session rather than once per plane. Planes are read, normalised and padded in
+one thread, run through the network in another, and handed back in order: a plain pipeline of
+two ``concurrent.futures`` prefetches, so reading, computing and writing overlap and only a few
+planes are in memory at any time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+
+import numpy as np
+
+from .. import __version__
+from ..data.output_types import PlaneConverter, output_dtype
+from ..data.planes import Normalization, kept_columns, plane_normalization
+from ..data.stack import PlaneIndex, PlaneStack, gather
+from ..errors import ModelError, NothingToDenoise
+from ..models.folder import PER_PLANE, ModelDescription, build_network, describe_model
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+QUEUE_DEPTH = 2
+"""Batches prepared or computed ahead of the caller: enough to keep the network busy, few enough to bound memory."""
+
+BATCH_PIXELS = 2**18
+"""Most pixels per network call (one 512x512 plane, four 256x256 ones). The U-Net's activations
+grow with it, about 300 MB per megapixel for n2v's default network, while on a CPU a bigger call
+buys no speed once planes are this large (measured: the same CPU time per 512x512 plane in
+batches of 1 and 4). Small planes still go ``batch_planes`` at a time; large ones one by one."""
+
+
+@dataclass
+class _Prepared:
+    """A plane ready for the network (or a plane that needs none)."""
+
+    index: PlaneIndex
+    plane: np.ndarray  # the input plane, for pass-through and the output's shape
+    columns: slice | None  # None: nothing to denoise (all zero, or a channel not chosen)
+    normalization: Normalization | None = None
+    padded: np.ndarray | None = None  # (H', W') float32, normalised and reflect-padded
+    pad: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
+
+
+def batch_size(batch_planes: int, height: int, width: int) -> int:
+    """Planes per network call for planes of ``height`` x ``width``: at most ``BATCH_PIXELS``."""
+    return max(1, min(batch_planes, BATCH_PIXELS // (height * width)))
+
+
+def _split(total: int) -> tuple[int, int]:
+    """csbdeep's PadAndCropResizer split, so results match n2v's ``predict``."""
+    return total // 2, total - total // 2
+
+
+def _batches(prepared: Iterable[_Prepared], size: int) -> Iterator[list[_Prepared]]:
+    """Consecutive planes in groups of ``size`` (one network call each), split where the padded shape changes."""
+    pending: list[_Prepared] = []
+    for item in prepared:
+        if item.padded is not None and any(p.padded is not None and p.padded.shape != item.padded.shape for p in pending):
+            yield pending
+            pending = []
+        pending.append(item)
+        if len(pending) >= size:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
+
+
+def prefetch(executor: Executor, calls: Iterable[Callable[[], T]], ahead: int) -> Iterator[T]:
+    """The results of ``calls`` in order, with up to ``ahead`` more of them running in ``executor``.
+
+    A failure while taking the next call (an earlier stage's error) is raised only after the
+    results already started, so errors arrive in plane order.
+    """
+    pending: deque[Future] = deque()
+    calls = iter(calls)
+    while True:
+        try:
+            call = next(calls, None)
+        except BaseException:
+            while pending:
+                yield pending.popleft().result()
+            raise
+        if call is None:
+            break
+        pending.append(executor.submit(call))
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+@contextmanager
+def _single_threads(*names: str) -> Iterator[list[ThreadPoolExecutor]]:
+    """One single-thread executor per name; on leaving, work not yet begun is cancelled."""
+    executors = [ThreadPoolExecutor(1, thread_name_prefix=name) for name in names]
+    try:
+        yield executors
+    finally:
+        for executor in executors:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+class Denoiser:
+    """A model loaded and traced once, applied to any number of stacks.
+
+    Parameters
+    ----------
+    description
+        The model (see ``model.describe_model``).
+    precision
+        Compute precision of the network: fp32, bf16, fp16 or auto (see ``precision``);
+        ``self.precision`` is the one resolved, for the output's provenance.
+    allow_emulated
+        For tests and benchmarks only: run a reduced precision the hardware only emulates.
+    """
+
+    def __init__(self, description: ModelDescription, precision: str = "fp32", *, allow_emulated: bool = False):
+        if description.n_channels != 1 or description.axes not in ("YX", "XY"):
+            raise ModelError(
+                f"The model {description.folder} is a {description.axes} model with {description.n_channels} channels: "
+                f"imagej-n2v applies 2D single-channel models plane by plane; train one with imagej-n2v train."
+            )
+        import tensorflow as tf
+
+        from ..models.precision import keep_ends_float32, network_precision
+
+        self.description = description
+        self.per_plane = description.normalization == PER_PLANE
+        self.div_by = 2**description.depth
+        with network_precision(precision, allow_emulated) as resolved:
+            network = build_network(description)
+        self.precision = resolved
+        keep_ends_float32(network)
+        log.info("Model %s runs in %s precision.", description.source or description.folder, self.precision)
+        self._network = tf.function(
+            lambda x: network(x, training=False),
+            input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
+        )
+
+    def provenance(self) -> str:
+        """The denoised image's ImageJ Info: which model and which precision made it."""
+        model = self.description.source or self.description.folder
+        return f"imagej-n2v {__version__}: denoised with {model.name}, precision {self.precision}"
+
+    def normalization_for(self, kept: np.ndarray) -> Normalization:
+        if self.per_plane:
+            return plane_normalization(kept)
+        return Normalization(self.description.global_mean, self.description.global_std)
+
+    def _prepare(self, stack: PlaneStack, index: PlaneIndex, channels: Sequence[int] | None, keep_zero: bool) -> _Prepared:
+        plane = stack.plane(index)
+        if channels is not None and index.c not in channels:
+            return _Prepared(index, plane, None)
+        columns = kept_columns(plane, keep_zero)
+        if columns is None:
+            return _Prepared(index, plane, None)
+        kept = plane[:, columns]
+        normalization = self.normalization_for(kept)
+        data = normalization.apply(kept)
+        pad = tuple(_split((-size) % self.div_by) for size in data.shape)
+        if any(sum(p) for p in pad):
+            data = np.pad(data, pad, mode="reflect")
+        return _Prepared(index, plane, columns, normalization, data, pad)  # type: ignore[arg-type]
+
+    def _run(self, batch: list[_Prepared]) -> list[np.ndarray]:
+        """Network outputs (float32, input units) for prepared planes of one padded shape."""
+        stacked = np.stack([p.padded for p in batch])[..., np.newaxis]
+        result = self._network(stacked).numpy()[..., 0]
+        outputs = []
+        for prepared, predicted in zip(batch, result):
+            (top, bottom), (left, right) = prepared.pad
+            height, width = prepared.padded.shape
+            crop = np.ascontiguousarray(predicted[top : height - bottom, left : width - right])
+            if self.per_plane:
+                # A network trained for minutes carries a global offset (measured: +0.05 std, a
+                # +3% mean shift); the noisy plane's own mean already estimates the clean mean.
+                crop += np.float32(prepared.padded[top : height - bottom, left : width - right].mean() - crop.mean())
+            outputs.append(prepared.normalization.invert(crop))
+        return outputs
+
+    @staticmethod
+    def _assemble(prepared: _Prepared, denoised: np.ndarray | None, convert: PlaneConverter) -> np.ndarray:
+        if prepared.columns is None:
+            if convert.dtype == np.uint16 and prepared.plane.dtype == np.uint16:
+                return prepared.plane  # already what a 16-bit output holds: no float round trip
+            return convert(prepared.plane.astype(np.float32), prepared.plane)
+        full = np.zeros(prepared.plane.shape, dtype=np.float32)
+        full[:, prepared.columns] = denoised
+        return convert(full, prepared.plane)
+
+    def _finish(self, batch: list[_Prepared], convert: PlaneConverter) -> tuple[list[np.ndarray], int]:
+        """Output planes of one batch (one network call for those that need it), and how many were denoised."""
+        work = [p for p in batch if p.columns is not None]
+        outputs = iter(self._run(work) if work else [])
+        return [self._assemble(p, next(outputs) if p.columns is not None else None, convert) for p in batch], len(work)
+
+    def denoise_planes(
+        self,
+        stack: PlaneStack,
+        frames: Sequence[int] | None = None,
+        channels: Sequence[int] | None = None,
+        bit_depth: str | int = "auto",
+        batch_planes: int = 4,
+        keep_zero_columns: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+        planes: slice | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Yield the output planes of ``stack`` in ImageJ order (C fastest, then Z, then T).
+
+        ``frames`` and ``channels`` are 0-based; channels not chosen are passed through
+        unchanged (converted to the output type), frames not chosen are left out. The planes'
+        type follows ``bit_depth`` and the input's type (see ``output_types``).
+        ``planes`` picks a run of the output planes (a cluster's unit of work); a run that
+        starts at a multiple of ``batch_size`` is batched as in the whole stack.
+
+        Planes are read and prepared in one thread and run through the network in another,
+        each a few batches ahead of the caller, so reading, computing and writing overlap.
+        """
+        convert = PlaneConverter(stack.dtype, bit_depth, stack.source)
+        indices = list(stack.indices(frames))[planes or slice(None)]
+        size = batch_size(batch_planes, stack.height, stack.width)
+        finished = denoised = 0  # denoised: planes that went through the network
+        with _single_threads("n2v-read", "n2v-compute") as (reader, computer):
+            prepared = prefetch(reader, (partial(self._prepare, stack, i, channels, keep_zero_columns) for i in indices),
+                                QUEUE_DEPTH * size)
+            batches = (partial(self._finish, batch, convert) for batch in _batches(prepared, size))
+            for outputs, count in prefetch(computer, batches, QUEUE_DEPTH):
+                denoised += count
+                for plane in outputs:
+                    yield plane
+                    finished += 1
+                    if progress:
+                        progress(finished, len(indices))
+        if not denoised:
+            raise NothingToDenoise(
+                f"{stack.source} is zero everywhere in the chosen frames and channels: there is nothing "
+                f"to denoise; check the file or the --frames/--channels choice."
+            )
+        convert.report()
+
+    def denoise(self, array: np.ndarray, axes: str, **options) -> np.ndarray:
+        """Denoise a whole in-memory array; returns an array with the same axes order.
+
+        Accepts the keyword options of ``denoise_planes``. Frames not chosen are dropped.
+        """
+        stack = PlaneStack(array, axes)
+        dtype = output_dtype(stack.dtype, options.get("bit_depth", "auto"))
+        return gather(self.denoise_planes(stack, **options), stack, options.get("frames"), dtype)
+
+
+@lru_cache(maxsize=4)
+def _cached_denoiser(folder: str, mtime: float, precision: str) -> Denoiser:
+    return Denoiser(describe_model(folder), precision)
+
+
+def load_denoiser(model: str | Path, precision: str = "fp32") -> Denoiser:
+    """A warm ``Denoiser`` for ``model``: loaded and traced once per session, reused after.
+
+    The cache key includes the model's modification time, so a retrained model is reloaded.
+    """
+    from ..models.precision import resolve_precision
+    from ..versions import check_environment
+
+    check_environment()
+    precision = resolve_precision(precision)
+    path = Path(model).resolve()
+    if not path.exists():
+        raise ModelError(f"The model {model} does not exist: give an n2v model folder or a bioimage.io zip.")
+    config = path / "config.json" if path.is_dir() else path
+    mtime = config.stat().st_mtime if config.exists() else path.stat().st_mtime
+    return _cached_denoiser(str(path), mtime, precision)

@@ -1,0 +1,117 @@
+"""N2V Denoise and N2V Train as ImageJ runs them, without Java: an options string and planes in.
+
+Both ways into ImageJ call these: the handler inside a JVM that Python started
+(``bridge.commands``) and the worker process that an ImageJ started the usual way talks to
+(``imagej_n2v.imagej.worker``). They differ only in where planes come from and where the Log,
+progress bar and loss plot are, which a ``Reporter`` hides.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Protocol
+
+import numpy as np
+
+from ...data.stack import PlaneStack
+from ...errors import InputError
+from .options import DENOISE, TRAIN, build_options
+from .pixels import output_title
+
+
+def no_image() -> InputError:
+    """The sentence for a command run while no image is open."""
+    return InputError("No image is open: open a stack first, e.g. with open(path) in a macro.")
+
+
+class Reporter(Protocol):
+    """Where a command's messages go: ImageJ's Log, progress bar, status line and loss plot."""
+
+    def log(self, text: str) -> None: ...
+
+    def progress(self, done: int, total: int, status: str) -> None: ...
+
+    def loss(self, epoch: int, loss: float, val_loss: float) -> None: ...
+
+
+@dataclass
+class Denoised:
+    """The output planes of N2V Denoise (a lazy stream, in ImageJ's order) and what describes them."""
+
+    planes: Iterator[np.ndarray]
+    frames: list[int] | None  # 0-based frames of the input in the output; None: all
+    title: str
+    info: str  # the model and precision, for the image's Info property and the Log
+
+
+def denoise(stack: PlaneStack, title: str, options: str, report: Reporter) -> Denoised:
+    """Start denoising ``stack`` (an image called ``title``) with the options of N2V Denoise."""
+    from ...denoising.commands import denoise_stack
+    from ...denoising.inference import load_denoiser
+
+    chosen = build_options(DENOISE, options)
+    denoiser = load_denoiser(chosen.model, chosen.config.precision)
+    result = denoise_stack(denoiser, stack, chosen.config,
+                           lambda done, total: report.progress(done, total, f"{DENOISE}: plane {done}/{total}"))
+    result_title = output_title(title)
+    done = f"{DENOISE}: {result_title}: {result.info}"
+    return Denoised(_then(result.planes, report, done), result.frames, result_title, result.info)
+
+
+class _LogWarnings(logging.Handler):
+    """Warnings of the core (pixels clipped to fit 16 bits, metadata not kept) to ImageJ's Log."""
+
+    def __init__(self, report: Reporter):
+        super().__init__(logging.WARNING)
+        self.report = report
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.report.log(f"{DENOISE}: {record.getMessage()}")
+
+
+def _then(planes: Iterator[np.ndarray], report: Reporter, text: str) -> Iterator[np.ndarray]:
+    """``planes``, with the core's warnings in the Log while they are made, then ``text`` to the Log."""
+    package = logging.getLogger("imagej_n2v")
+    handler = _LogWarnings(report)
+    package.addHandler(handler)
+    try:
+        yield from planes
+    finally:
+        package.removeHandler(handler)
+    report.log(text)
+
+
+def train(stack: PlaneStack, title: str, options: str, report: Reporter, stop: threading.Event) -> Path:
+    """Train a model on ``stack`` with the options of N2V Train; returns the model folder.
+
+    ``stop`` (Esc in ImageJ, or the worker's stdin closing) stops training after the current
+    step; the model so far is kept and ``errors.Interrupted`` says where.
+    """
+    from ...training.stopping import describe_remaining
+    from ...training.train import train_model
+
+    chosen = build_options(TRAIN, options, stack.channels)
+
+    def on_epoch(epoch: int, epochs: int, logs: dict, seconds: float) -> None:
+        loss, val_loss = logs.get("loss", float("nan")), logs.get("val_loss", float("nan"))
+        estimate = describe_remaining(logs)
+        report.log(f"{TRAIN}: epoch {epoch}/{epochs}  loss {loss:.4f}  val_loss {val_loss:.4f}  ({seconds:.1f} s"
+                   f"{'; ' + estimate if estimate else ''})")
+        report.progress(epoch, epochs, f"{TRAIN}: epoch {epoch}/{epochs}{', ' + estimate if estimate else ''}")
+        report.loss(epoch, loss, val_loss)
+
+    def on_survey(done: int, total: int) -> None:
+        report.progress(done, total, f"{TRAIN}: reading plane {done}/{total}")
+
+    report.log(f"{TRAIN}: training {chosen.model} on '{title}' ({len(stack)} planes); press Esc to stop.")
+    result = train_model([stack], chosen.model, chosen.config, overwrite=chosen.overwrite, on_epoch=on_epoch,
+                         on_survey=on_survey, resume=chosen.resume, stop=stop)
+    if result.ending:
+        report.log(f"{TRAIN}: training ended early because {result.ending.text}; the best epoch, "
+                   f"{result.ending.best_epoch}, is kept.")
+    report.log(f"{TRAIN}: model written to {result.model_folder}, trained in {result.precision} precision (history.csv, "
+               f"loss.png{', ' + result.archive.name if result.archive else ''}).")
+    return result.model_folder
