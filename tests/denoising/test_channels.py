@@ -7,14 +7,7 @@ import tifffile
 from imagej_n2v import api
 from imagej_n2v.cli import main
 from imagej_n2v.data.synthetic import make_stack
-from tests.baselines import (
-    BEST_GAUSSIAN_GAP_DB,
-    BLOCK_TOLERANCE,
-    MARGIN_DB,
-    best_gaussian_gains,
-    block_errors,
-    gains,
-)
+from tests.baselines import BEST_GAUSSIAN_GAP_DB, BLOCK_TOLERANCE, MARGIN_DB, best_gaussian_gains, block_errors, gains
 from tests.conftest import CHANNEL_BRIGHTNESS
 
 pytestmark = pytest.mark.slow

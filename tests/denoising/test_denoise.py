@@ -14,14 +14,7 @@ from imagej_n2v.data.tiff_io import read_image
 from imagej_n2v.denoising.inference import Denoiser, load_denoiser
 from imagej_n2v.models.folder import describe_model
 from imagej_n2v.training.train import train_model
-from tests.baselines import (
-    BEST_GAUSSIAN_GAP_DB,
-    BLOCK_TOLERANCE,
-    MARGIN_DB,
-    best_gaussian_gains,
-    block_errors,
-    gains,
-)
+from tests.baselines import BEST_GAUSSIAN_GAP_DB, BLOCK_TOLERANCE, MARGIN_DB, best_gaussian_gains, block_errors, gains
 from tests.conftest import CALIBRATION, DOME_STRIP, TINY_TRAINING
 
 pytestmark = pytest.mark.slow
