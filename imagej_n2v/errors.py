@@ -30,6 +30,10 @@ class ModelError(N2VError):
     """A model folder or archive is missing, incomplete, corrupt or unsuitable."""
 
 
+class OutOfMemory(N2VError):
+    """The network ran out of memory on a plane or tile: the message names ``--tile-size`` and the memory seen."""
+
+
 class OutputError(N2VError):
     """An output cannot be written: it exists already, or the folder is not writable or full."""
 

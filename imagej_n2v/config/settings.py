@@ -79,7 +79,7 @@ class Settings(BaseModel):
         choices = typing.get_args(annotation) if typing.get_origin(annotation) is Literal else ()
         if isinstance(value, str) and value.strip().lower() in choices:
             return value.strip().lower()  # " Auto " in a macro is auto
-        if isinstance(value, str) and int in (annotation, *map(type, choices)):
+        if isinstance(value, str) and int in (annotation, *typing.get_args(annotation), *map(type, choices)):
             try:
                 number = float(value)
             except ValueError:
@@ -175,6 +175,16 @@ class DenoiseConfig(Settings):
     precision: Precision = setting("fp32", _PRECISION_HELP)
     batch_planes: int = setting(4, "planes sent to the network at once; lower it if memory runs out", ge=1)
     keep_zero_columns: bool = setting(False, "denoise columns of zeros at the plane edges too (by default they stay zero)")
+    tile_size: Optional[int] = setting(None, "side in pixels of the square tiles that planes larger than it go "
+                                             "through the network in (the same result, less memory); lower it if "
+                                             "memory runs out (default: auto, only planes too large for the free "
+                                             "memory are tiled)", ge=8)
+
+    @field_validator("tile_size", mode="before")
+    @classmethod
+    def _automatic(cls, value: Any) -> Any:
+        """An empty dialog field or ``auto`` leaves the choice to the free memory."""
+        return None if value is None or str(value).strip().lower() in ("", "auto", "none") else value
 
 
 @dataclass(frozen=True)

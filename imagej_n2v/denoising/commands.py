@@ -69,6 +69,7 @@ def denoise_stack(
     config: DenoiseConfig,
     progress: Callable[[int, int], None] | None = None,
     planes: slice | None = None,
+    on_tile: Callable[[int, int, int], None] | None = None,
 ) -> Denoised:
     """Denoise the chosen frames and channels of ``stack`` with ``denoiser``.
 
@@ -76,12 +77,14 @@ def denoise_stack(
     ``progress(done, total)`` is called as planes are taken. Nothing is computed until then,
     but a frame or channel the stack lacks is refused here, before any output is begun.
     ``planes`` takes only a run of the output planes (a unit of work on a cluster);
-    ``shape`` still describes the whole output.
+    ``shape`` still describes the whole output. ``on_tile(plane, done, total)`` follows the tiles
+    of planes too large for one network call (see ``Denoiser.denoise_planes``).
     """
     plan = plan_output(stack, config)
     output = denoiser.denoise_planes(
         stack, frames=plan.frames, channels=plan.channels, bit_depth=config.bit_depth,
         batch_planes=config.batch_planes, keep_zero_columns=config.keep_zero_columns, progress=progress, planes=planes,
+        tile_size=config.tile_size, on_tile=on_tile,
     )
     return Denoised(output, plan.axes, plan.shape, output_dtype(stack.dtype, config.bit_depth), plan.frames,
                     denoiser.provenance())

@@ -5,6 +5,11 @@ traced once per session rather than once per plane. Planes are read, normalised 
 one thread, run through the network in another, and handed back in order: a plain pipeline of
 two ``concurrent.futures`` prefetches, so reading, computing and writing overlap and only a few
 planes are in memory at any time.
+
+A plane too large for one network call within the memory budget (``memory``), or larger than
+``tile_size``, goes through the network in overlapping tiles (``tiling``) whose centres are
+written into its output: the same result as one call, with the network's memory bounded by the
+tile. Normalisation statistics still come from the whole plane, so the tiles agree.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from .. import __version__
 from ..data.output_types import PlaneConverter, output_dtype
 from ..data.planes import Normalization, kept_columns, plane_normalization
 from ..data.stack import PlaneIndex, PlaneStack, gather
-from ..errors import ModelError, NothingToDenoise
+from ..errors import InputError, ModelError, NothingToDenoise, OutOfMemory
 from ..models.folder import PER_PLANE, ModelDescription, build_network, describe_model
+from .memory import memory_budget, network_bytes, size_text
+from .tiling import context_for, plan_tiles, read_window, receptive_radius, smallest_tile, tile_side_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,8 +55,18 @@ class _Prepared:
     plane: np.ndarray  # the input plane, for pass-through and the output's shape
     columns: slice | None  # None: nothing to denoise (all zero, or a channel not chosen)
     normalization: Normalization | None = None
-    padded: np.ndarray | None = None  # (H', W') float32, normalised and reflect-padded
+    padded: np.ndarray | None = None  # (H', W') float32, normalised and reflect-padded; None when tiled
     pad: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
+    number: int = 0  # 1-based place among the output planes (for tile progress)
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """How the planes of one stack go through the network, decided once per stack."""
+
+    tile: tuple[int, int] | None  # (Y, X) side of the tiles; None: each plane whole, batched
+    seen: str  # the memory budget seen, or the tile_size asked for (for messages)
+    source: str = "The image"
 
 
 def batch_size(batch_planes: int, height: int, width: int) -> int:
@@ -63,9 +80,16 @@ def _split(total: int) -> tuple[int, int]:
 
 
 def _batches(prepared: Iterable[_Prepared], size: int) -> Iterator[list[_Prepared]]:
-    """Consecutive planes in groups of ``size`` (one network call each), split where the padded shape changes."""
+    """Consecutive planes in groups of ``size`` (one network call each), split where the padded shape
+    changes; a tiled plane is a group of its own."""
     pending: list[_Prepared] = []
     for item in prepared:
+        if item.padded is None and item.columns is not None:  # tiled
+            if pending:
+                yield pending
+            yield [item]
+            pending = []
+            continue
         if item.padded is not None and any(p.padded is not None and p.padded.shape != item.padded.shape for p in pending):
             yield pending
             pending = []
@@ -139,6 +163,7 @@ class Denoiser:
         self.description = description
         self.per_plane = description.normalization == PER_PLANE
         self.div_by = 2**description.depth
+        self.context = context_for(description.depth, description.kernel, description.blurpool)
         with network_precision(precision, allow_emulated) as resolved:
             network = build_network(description)
         self.precision = resolved
@@ -159,7 +184,45 @@ class Denoiser:
             return plane_normalization(kept)
         return Normalization(self.description.global_mean, self.description.global_std)
 
-    def _prepare(self, stack: PlaneStack, index: PlaneIndex, channels: Sequence[int] | None, keep_zero: bool) -> _Prepared:
+    def tiling(self, height: int, width: int, tile_size: int | None = None, source: str = "The image") -> Tiling:
+        """Whether planes of ``height`` x ``width`` go through the network whole or in tiles, and which.
+
+        ``tile_size`` (the setting) gives the tiles' side, rounded down to the network's grid
+        (``2**unet_depth``); planes it holds whole are not tiled. Without it a plane is tiled
+        only when one call on it would need more than the memory budget, and never a plane of
+        ``BATCH_PIXELS`` or fewer, so small planes keep the batched path and its exact output.
+        """
+        padded = [n + (-n) % self.div_by for n in (height, width)]
+        if tile_size is not None:
+            side = tile_size // self.div_by * self.div_by
+            smallest = smallest_tile(self.context, self.div_by)
+            if side < smallest:
+                radius = receptive_radius(self.description.depth, self.description.kernel, blurpool=self.description.blurpool)
+                raise InputError(
+                    f"The option tile_size must be at least {smallest} for the model "
+                    f"{(self.description.source or self.description.folder).name} (its network sees {radius} pixels "
+                    f"to each side, so each tile keeps {self.context} of context), not {tile_size}."
+                )
+            tile = None if max(padded) <= side else (side, side)
+            return Tiling(tile, f"--tile-size {tile_size}", source)
+        budget = memory_budget()
+        allowed = max(budget.bytes // network_bytes(1, self.description.first_filters), BATCH_PIXELS)
+        if padded[0] * padded[1] <= allowed:
+            return Tiling(None, budget.seen, source)
+        side = tile_side_for(allowed, 2, self.context, self.div_by)
+        if min(padded) < side:  # a long thin plane: the short side whole, the long one as far as allowed
+            short = int(np.argmin(padded))
+            long = max(allowed // padded[short] // self.div_by * self.div_by, smallest_tile(self.context, self.div_by))
+            tile = (padded[0], long) if short == 0 else (long, padded[1])
+        else:
+            tile = (side, side)
+        log.info("%s: planes of %dx%d go through the network in tiles of %dx%d (a whole plane would need %s; %s, "
+                 "a share of it per call).", source, height, width, *tile,
+                 size_text(network_bytes(padded[0] * padded[1], self.description.first_filters)), budget.seen)
+        return Tiling(tile, budget.seen, source)
+
+    def _prepare(self, stack: PlaneStack, index: PlaneIndex, channels: Sequence[int] | None, keep_zero: bool,
+                 tiling: Tiling, number: int) -> _Prepared:
         plane = stack.plane(index)
         if channels is not None and index.c not in channels:
             return _Prepared(index, plane, None)
@@ -168,16 +231,32 @@ class Denoiser:
             return _Prepared(index, plane, None)
         kept = plane[:, columns]
         normalization = self.normalization_for(kept)
+        if tiling.tile is not None and any(n + (-n) % self.div_by > t for n, t in zip(kept.shape, tiling.tile)):
+            return _Prepared(index, plane, columns, normalization, number=number)  # tiles are normalised as they go
         data = normalization.apply(kept)
         pad = tuple(_split((-size) % self.div_by) for size in data.shape)
         if any(sum(p) for p in pad):
             data = np.pad(data, pad, mode="reflect")
         return _Prepared(index, plane, columns, normalization, data, pad)  # type: ignore[arg-type]
 
-    def _run(self, batch: list[_Prepared]) -> list[np.ndarray]:
+    def _call(self, batch: np.ndarray, tiling: Tiling, tiled: bool) -> np.ndarray:
+        """The network on ``batch`` (N, H, W), or a sentence when memory runs out."""
+        import tensorflow as tf
+
+        try:
+            return self._network(batch[..., np.newaxis]).numpy()[..., 0]
+        except (tf.errors.ResourceExhaustedError, MemoryError):
+            height, width = batch.shape[1:]
+            smaller = max(max(height, width) // 2 // self.div_by * self.div_by, smallest_tile(self.context, self.div_by))
+            raise OutOfMemory(
+                f"{tiling.source}: the network ran out of memory on a {height}x{width} {'tile' if tiled else 'plane'} "
+                f"({tiling.seen}, {size_text(network_bytes(batch.size, self.description.first_filters))} needed): "
+                f"give a smaller --tile-size (tile_size in ImageJ), e.g. {smaller}, or close other programs."
+            ) from None
+
+    def _run(self, batch: list[_Prepared], tiling: Tiling) -> list[np.ndarray]:
         """Network outputs (float32, input units) for prepared planes of one padded shape."""
-        stacked = np.stack([p.padded for p in batch])[..., np.newaxis]
-        result = self._network(stacked).numpy()[..., 0]
+        result = self._call(np.stack([p.padded for p in batch]), tiling, tiled=False)
         outputs = []
         for prepared, predicted in zip(batch, result):
             (top, bottom), (left, right) = prepared.pad
@@ -190,6 +269,26 @@ class Denoiser:
             outputs.append(prepared.normalization.invert(crop))
         return outputs
 
+    def _run_tiled(self, prepared: _Prepared, tiling: Tiling,
+                   on_tile: Callable[[int, int, int], None] | None) -> np.ndarray:
+        """The network output (float32, input units) of one plane too large for one call, tile by tile.
+
+        Each tile is read from the plane with its reflect padding, normalised with the whole
+        plane's statistics, and only its core is kept: the same values as ``_run`` on the whole.
+        """
+        kept = prepared.plane[:, prepared.columns]
+        output = np.empty(kept.shape, dtype=np.float32)
+        tiles = plan_tiles(kept.shape, tiling.tile, self.context, self.div_by)
+        for done, tile in enumerate(tiles, 1):
+            window = prepared.normalization.apply(read_window(kept, tile, self.div_by))
+            output[tile.core] = self._call(window[np.newaxis], tiling, tiled=True)[0][tile.crop]
+            if on_tile:
+                on_tile(prepared.number, done, len(tiles))
+        if self.per_plane:  # as in ``_run``: the normalised plane's mean, from the plane itself
+            mean = (kept.mean(dtype=np.float64) - prepared.normalization.mean) / prepared.normalization.std
+            output += np.float32(mean - output.mean())
+        return prepared.normalization.invert(output)
+
     @staticmethod
     def _assemble(prepared: _Prepared, denoised: np.ndarray | None, convert: PlaneConverter) -> np.ndarray:
         if prepared.columns is None:
@@ -200,10 +299,15 @@ class Denoiser:
         full[:, prepared.columns] = denoised
         return convert(full, prepared.plane)
 
-    def _finish(self, batch: list[_Prepared], convert: PlaneConverter) -> tuple[list[np.ndarray], int]:
-        """Output planes of one batch (one network call for those that need it), and how many were denoised."""
+    def _finish(self, batch: list[_Prepared], convert: PlaneConverter, tiling: Tiling,
+                on_tile: Callable[[int, int, int], None] | None) -> tuple[list[np.ndarray], int]:
+        """Output planes of one batch (one network call for those that need it, or one per tile of a
+        tiled plane), and how many were denoised."""
         work = [p for p in batch if p.columns is not None]
-        outputs = iter(self._run(work) if work else [])
+        if len(work) == 1 and work[0].padded is None:
+            outputs = iter([self._run_tiled(work[0], tiling, on_tile)])
+        else:
+            outputs = iter(self._run(work, tiling) if work else [])
         return [self._assemble(p, next(outputs) if p.columns is not None else None, convert) for p in batch], len(work)
 
     def denoise_planes(
@@ -216,6 +320,8 @@ class Denoiser:
         keep_zero_columns: bool = False,
         progress: Callable[[int, int], None] | None = None,
         planes: slice | None = None,
+        tile_size: int | None = None,
+        on_tile: Callable[[int, int, int], None] | None = None,
     ) -> Iterator[np.ndarray]:
         """Yield the output planes of ``stack`` in ImageJ order (C fastest, then Z, then T).
 
@@ -224,6 +330,9 @@ class Denoiser:
         type follows ``bit_depth`` and the input's type (see ``output_types``).
         ``planes`` picks a run of the output planes (a cluster's unit of work); a run that
         starts at a multiple of ``batch_size`` is batched as in the whole stack.
+        Planes too large for one network call go in tiles (see ``tiling``; ``tile_size`` sets
+        their side); ``on_tile(plane, done, total)`` is called, from the computing thread, after
+        each tile of such a plane (``plane`` 1-based among the planes taken).
 
         Planes are read and prepared in one thread and run through the network in another,
         each a few batches ahead of the caller, so reading, computing and writing overlap.
@@ -231,12 +340,14 @@ class Denoiser:
         convert = PlaneConverter(stack.dtype, bit_depth, stack.source)
         indices = list(stack.indices(frames))[planes or slice(None)]
         size = batch_size(batch_planes, stack.height, stack.width)
+        tiling = self.tiling(stack.height, stack.width, tile_size, stack.source)
+        ahead = 1 if tiling.tile else QUEUE_DEPTH  # a plane worth tiling is large: one ahead in each stage
         finished = denoised = 0  # denoised: planes that went through the network
         with _single_threads("n2v-read", "n2v-compute") as (reader, computer):
-            prepared = prefetch(reader, (partial(self._prepare, stack, i, channels, keep_zero_columns) for i in indices),
-                                QUEUE_DEPTH * size)
-            batches = (partial(self._finish, batch, convert) for batch in _batches(prepared, size))
-            for outputs, count in prefetch(computer, batches, QUEUE_DEPTH):
+            prepared = prefetch(reader, (partial(self._prepare, stack, i, channels, keep_zero_columns, tiling, n)
+                                         for n, i in enumerate(indices, 1)), ahead * size)
+            batches = (partial(self._finish, batch, convert, tiling, on_tile) for batch in _batches(prepared, size))
+            for outputs, count in prefetch(computer, batches, ahead):
                 denoised += count
                 for plane in outputs:
                     yield plane

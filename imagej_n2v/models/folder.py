@@ -69,6 +69,19 @@ class ModelDescription:
     def depth(self) -> int:
         return int(self.config.get("unet_n_depth", 2))
 
+    @property
+    def kernel(self) -> int:
+        return int(self.config.get("unet_kern_size", 5))
+
+    @property
+    def first_filters(self) -> int:
+        return int(self.config.get("unet_n_first", 32))
+
+    @property
+    def blurpool(self) -> bool:
+        """N2V2's max-blur pooling (it widens what the network sees)."""
+        return bool(self.config.get("blurpool", False))
+
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
