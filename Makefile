@@ -9,7 +9,7 @@ INSTALL_STAMP := $(VENV)/.installed
 APT_PACKAGES := libij-java xvfb x11-utils openjdk-17-jdk-headless
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench bench-precision bench-patience clean
+.PHONY: setup demo test bench bench-precision bench-patience bench-quality clean
 
 setup: $(INSTALL_STAMP)
 
@@ -43,6 +43,12 @@ bench-precision: setup
 # Hours at n2v's default settings: PATIENCE_ARGS="--image FILE --channel 2 --precision bf16 --time-limit 2h --parallel"
 bench-patience: setup
 	$(PY) -m benchmarks.patience --out benchmarks/patience-results.md $(PATIENCE_ARGS)
+
+# Real images with a clean reference against n2v's own loop, Gaussian and BM3D; about an hour on 2 cores.
+# The sample images are fetched with pip download into bench-output/. Longer: QUALITY_ARGS="--time-limits 2m,10m,30m"
+bench-quality: setup
+	$(PY) -m pip install -q -c constraints.txt -e ".[bench]"
+	$(PY) -m benchmarks.quality_real --out benchmarks/quality-results.md $(QUALITY_ARGS)
 
 clean:
 	rm -rf build *.egg-info demo-output bench-output imagej_n2v/imagej/java/*.jar
