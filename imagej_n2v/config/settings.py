@@ -179,6 +179,8 @@ class DenoiseConfig(Settings):
                                              "through the network in (the same result, less memory); lower it if "
                                              "memory runs out (default: auto, only planes too large for the free "
                                              "memory are tiled)", ge=8)
+    tta: bool = setting(False, "average the network's result over the 8 flips and quarter turns of each plane "
+                               "(test-time augmentation): a little less noise for 8 times the denoising time")
 
     @field_validator("tile_size", mode="before")
     @classmethod

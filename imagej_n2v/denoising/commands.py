@@ -84,7 +84,7 @@ def denoise_stack(
     output = denoiser.denoise_planes(
         stack, frames=plan.frames, channels=plan.channels, bit_depth=config.bit_depth,
         batch_planes=config.batch_planes, keep_zero_columns=config.keep_zero_columns, progress=progress, planes=planes,
-        tile_size=config.tile_size, on_tile=on_tile,
+        tile_size=config.tile_size, on_tile=on_tile, tta=config.tta,
     )
     return Denoised(output, plan.axes, plan.shape, output_dtype(stack.dtype, config.bit_depth), plan.frames,
                     denoiser.provenance())

@@ -18,7 +18,7 @@ import logging
 from collections import deque
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
@@ -33,6 +33,7 @@ from ..errors import InputError, ModelError, NothingToDenoise, OutOfMemory
 from ..models.folder import PER_PLANE, ModelDescription, build_network, describe_model
 from .memory import memory_budget, network_bytes, size_text
 from .tiling import context_for, plan_tiles, read_window, receptive_radius, smallest_tile, tile_side_for
+from .tta import averaged, model_orientations
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,6 +68,7 @@ class Tiling:
     tile: tuple[int, int] | None  # (Y, X) side of the tiles; None: each plane whole, batched
     seen: str  # the memory budget seen, or the tile_size asked for (for messages)
     source: str = "The image"
+    turns: tuple[int, ...] = (0,)  # the orientations each call averages over (``tta``); (0,): one pass
 
 
 def batch_size(batch_planes: int, height: int, width: int) -> int:
@@ -239,12 +241,16 @@ class Denoiser:
             data = np.pad(data, pad, mode="reflect")
         return _Prepared(index, plane, columns, normalization, data, pad)  # type: ignore[arg-type]
 
+    def _apply(self, batch: np.ndarray) -> np.ndarray:
+        """The network on (N, H, W, 1) float32, as numpy."""
+        return self._network(batch).numpy()
+
     def _call(self, batch: np.ndarray, tiling: Tiling, tiled: bool) -> np.ndarray:
         """The network on ``batch`` (N, H, W), or a sentence when memory runs out."""
         import tensorflow as tf
 
         try:
-            return self._network(batch[..., np.newaxis]).numpy()[..., 0]
+            return averaged(self._apply, tiling.turns)(batch[..., np.newaxis])[..., 0]
         except (tf.errors.ResourceExhaustedError, MemoryError):
             height, width = batch.shape[1:]
             smaller = max(max(height, width) // 2 // self.div_by * self.div_by, smallest_tile(self.context, self.div_by))
@@ -322,6 +328,7 @@ class Denoiser:
         planes: slice | None = None,
         tile_size: int | None = None,
         on_tile: Callable[[int, int, int], None] | None = None,
+        tta: bool = False,
     ) -> Iterator[np.ndarray]:
         """Yield the output planes of ``stack`` in ImageJ order (C fastest, then Z, then T).
 
@@ -332,7 +339,8 @@ class Denoiser:
         starts at a multiple of ``batch_size`` is batched as in the whole stack.
         Planes too large for one network call go in tiles (see ``tiling``; ``tile_size`` sets
         their side); ``on_tile(plane, done, total)`` is called, from the computing thread, after
-        each tile of such a plane (``plane`` 1-based among the planes taken).
+        each tile of such a plane (``plane`` 1-based among the planes taken). ``tta`` averages the
+        network over the flips and quarter turns of each plane or tile (see ``tta``).
 
         Planes are read and prepared in one thread and run through the network in another,
         each a few batches ahead of the caller, so reading, computing and writing overlap.
@@ -341,6 +349,8 @@ class Denoiser:
         indices = list(stack.indices(frames))[planes or slice(None)]
         size = batch_size(batch_planes, stack.height, stack.width)
         tiling = self.tiling(stack.height, stack.width, tile_size, stack.source)
+        if tta:
+            tiling = replace(tiling, turns=tuple(model_orientations(self.description)))
         ahead = 1 if tiling.tile else QUEUE_DEPTH  # a plane worth tiling is large: one ahead in each stage
         finished = denoised = 0  # denoised: planes that went through the network
         with _single_threads("n2v-read", "n2v-compute") as (reader, computer):
