@@ -99,6 +99,7 @@ def describe_model(path: str | os.PathLike) -> ModelDescription:
         folder = extract_archive(path)
         description = describe_model(folder)
         description.source = path
+        _apply_declared_normalization(description, path)
         return description
     config_file = path / "config.json"
     if not config_file.is_file():
@@ -182,9 +183,12 @@ def extract_archive(archive: Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=folder.parent))
     try:
         safe_extract(archive, staging)
-        inner = staging / "tf_model.zip"
+        inner = staging / _weights_member(staging)
         if not (staging / "config.json").is_file() or not inner.is_file():
-            raise ModelError(f"{archive} lacks config.json or tf_model.zip: it is not a bioimage.io zip exported by n2v.")
+            raise ModelError(
+                f"{archive} lacks n2v's config.json or TensorFlow weights: imagej-n2v opens N2V archives with "
+                f"TensorFlow SavedModel weights (as n2v, napari-n2v and imagej-n2v export them)."
+            )
         safe_extract(inner, staging / "tf_model")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -193,6 +197,68 @@ def extract_archive(archive: Path) -> Path:
     with contextlib.suppress(OSError):
         staging.rename(folder)
     return folder if (folder / ".complete").is_file() else staging
+
+
+def _apply_declared_normalization(description: ModelDescription, archive: Path) -> None:
+    """Denoise an archive with the normalisation its rdf.yaml declares, or refuse it.
+
+    Ours declare none (the network holds it, and ``imagej_n2v.json`` says per-plane); n2v's and
+    napari-n2v's declare a fixed ``zero_mean_unit_variance`` and ``scale_linear`` back with the
+    same numbers: n2v's global scheme, whose numbers the rdf gives. An archive written by
+    imagej-n2v before the network held the normalisation declares that global scheme too, but its
+    U-Net was trained per plane: its ``imagej_n2v.json`` is the truth. Anything else would give
+    another result than the archive's other runners, so it is refused.
+    """
+    rdf_file = description.folder / "rdf.yaml"
+    if not rdf_file.is_file():
+        return
+    import yaml
+
+    try:
+        rdf = yaml.safe_load(rdf_file.read_text())
+        pre = [(p["name"], p.get("kwargs", {})) for p in rdf["inputs"][0].get("preprocessing") or []]
+        post = [(p["name"], p.get("kwargs", {})) for p in rdf["outputs"][0].get("postprocessing") or []]
+    except (OSError, ValueError, yaml.YAMLError, KeyError, IndexError, TypeError, AttributeError):
+        raise ModelError(f"{archive} has an unreadable rdf.yaml: it is damaged; export the model again.") from None
+    if description.normalization == PER_PLANE:
+        return
+    if [n for n, _ in pre] == ["zero_mean_unit_variance"] and [n for n, _ in post] == ["scale_linear"]:
+        (_, zmuv), (_, linear) = pre[0], post[0]
+        try:
+            mean, std = _single(zmuv["mean"]), _single(zmuv["std"])
+            fixed = zmuv.get("mode") == "fixed" and _single(linear["gain"]) == std and _single(linear["offset"]) == mean
+        except (KeyError, TypeError, ValueError):
+            fixed = False
+        if fixed:
+            description.config = {**description.config, "means": [str(mean)], "stds": [str(std)]}
+            return
+    steps = ", ".join(n for n, _ in pre + post) or "none"
+    raise ModelError(
+        f"{archive} declares the pre- and postprocessing '{steps}', which imagej-n2v does not apply "
+        f"(it applies n2v's fixed mean and spread, or its own per-plane one): run it with bioimageio.core or deepImageJ."
+    )
+
+
+def _single(value) -> float:
+    """One number, as rdf.yaml writes it (a number or a list of one)."""
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise ValueError(value)
+        value = value[0]
+    return float(value)
+
+
+def _weights_member(staging: Path) -> str:
+    """The zipped SavedModel that an unpacked archive's rdf.yaml names (n2v's name, tf_model.zip, without one)."""
+    import yaml
+
+    try:
+        rdf = yaml.safe_load((staging / "rdf.yaml").read_text())
+        source = rdf["weights"]["tensorflow_saved_model_bundle"]["source"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return "tf_model.zip"
+    parts = Path(str(source)).parts
+    return str(source) if parts and ".." not in parts and not Path(str(source)).is_absolute() else "tf_model.zip"
 
 
 def _check_weights_file(weights: Path) -> None:
@@ -229,16 +295,9 @@ def build_network(description: ModelDescription):
         if weights is not None:
             n2v_model.keras_model.load_weights(str(weights))
         else:
-            import tensorflow as tf
+            from .graph import load_unet_weights
 
-            tf_log = logging.getLogger("tensorflow")
-            level = tf_log.level
-            tf_log.setLevel(logging.ERROR)  # n2v's custom training metrics are not needed to predict
-            try:
-                saved = tf.keras.models.load_model(str(saved_model), compile=False)
-            finally:
-                tf_log.setLevel(level)
-            n2v_model.keras_model.set_weights(saved.get_weights())
+            load_unet_weights(n2v_model.keras_model, 2**description.depth, saved_model)
     except Exception as exc:
         source = weights or saved_model
         raise ModelError(f"The weights in {source} cannot be loaded ({type(exc).__name__}): the file is damaged; train or export the model again.") from None

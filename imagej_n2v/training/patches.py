@@ -51,6 +51,7 @@ class TrainingPatches:
     candidates: int
     validation_area: str  # where the validation patches come from, for the user's log
     normalizations: list[Normalization] = field(repr=False, default_factory=list)
+    example_plane: np.ndarray | None = field(repr=False, default=None)  # a whole plane (raw units), see ``_example``
 
     def summary(self) -> dict:
         """A JSON-ready description for the model folder."""
@@ -142,7 +143,14 @@ def sample_patches(
         candidates=available,
         validation_area=area,
         normalizations=[r.normalization for r in records],
+        example_plane=_example(stacks, val_records or records),
     )
+
+
+def _example(stacks: Sequence[PlaneStack], records: list[PlaneRecord]) -> np.ndarray:
+    """A whole plane of the data, the held-out one of median brightness: the exported archive's test input."""
+    record = sorted(records, key=lambda r: r.normalization.mean)[len(records) // 2]
+    return np.array(stacks[record.stack].plane(record.index))
 
 
 def _hold_out(records: list[PlaneRecord], size: int, val_fraction: float,

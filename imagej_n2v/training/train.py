@@ -390,16 +390,11 @@ def finish(run: TrainingRun, model, export: bool, overwrite: bool) -> Path | Non
     })
     if run.interrupted:
         raise _keep_interrupted(run.staging, run.target, run.previous, done, epochs)
-    archive = export_archive(model, run.staging, run.target.name, _test_image(run, mean, std)) if export else None
+    archive = export_archive(model, run.staging, run.target.name, run.patches.example_plane) if export else None
     _move_into_place(run.staging, run.target, overwrite or run.previous is not None)
     if run.previous and run.previous.folder != run.target:
         shutil.rmtree(run.previous.folder, ignore_errors=True)
     return archive
-
-
-def _test_image(run: TrainingRun, mean: float, std: float) -> np.ndarray:
-    """A validation patch back in raw units (``mean``, ``std``): the archive's test input."""
-    return run.patches.validation[0, ..., 0] * np.float32(std) + np.float32(mean)
 
 
 def _save_n2v_config(run: TrainingRun, model, mean: float, std: float):

@@ -112,7 +112,7 @@ def test_sizes_that_lie_cannot_unpack_more_and_leave_nothing_in_the_cache(tmp_pa
 
 def test_archive_without_n2v_content_is_refused_and_cleaned_up(tmp_path, cache):
     archive = make_zip(tmp_path / "other.zip", [("readme.txt", b"not a model")])
-    with pytest.raises(ModelError, match="lacks config.json or tf_model.zip"):
+    with pytest.raises(ModelError, match="lacks n2v.s config.json or TensorFlow weights"):
         extract_archive(archive)
     assert everything_under(cache) == []
 
