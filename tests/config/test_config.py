@@ -31,8 +31,9 @@ def _other_value(field) -> str | None:
         return str(field.choices[-1])
     if field.name == "patch_size":
         return "32"  # divisible by 2**unet_depth
-    if field.name in ("time_limit", "struct_mask"):
-        return {"time_limit": "30m", "struct_mask": "rows"}[field.name]  # a duration, a mask's name
+    special = {"time_limit": "30m", "struct_mask": "rows", "tile_size": "64"}  # a duration, a mask's name, a side
+    if field.name in special:
+        return special[field.name]
     return {"int": str((field.default or 0) + 2), "float": "0.5", "text": "1"}[field.kind]
 
 
