@@ -113,7 +113,8 @@ def n2v_own(subject: Subject, settings: dict, seed: int) -> dict:
 
 
 def ours(subject: Subject, settings: dict, seed: int) -> dict:
-    """imagej-n2v's ``train_model`` (best validation epoch kept) and ``Denoiser``, with ``settings``."""
+    """imagej-n2v's ``train_model`` (best validation epoch kept) and ``Denoiser``, with ``settings``;
+    the same model denoises once more with ``tta`` (``psnr_tta``, ``denoise_tta_s``)."""
     import tensorflow as tf
 
     from imagej_n2v.config import TrainConfig
@@ -129,8 +130,13 @@ def ours(subject: Subject, settings: dict, seed: int) -> dict:
         started = time.perf_counter()
         run = train_model([PlaneStack(subject.noisy, subject.axes)], work / "ours", config, export=False)
         trained = time.perf_counter() - started
-        result = Denoiser(describe_model(work / "ours")).denoise(subject.noisy, subject.axes, bit_depth=32)
+        denoiser = Denoiser(describe_model(work / "ours"))
+        scores = {}
+        for tta in (False, True):
+            started = time.perf_counter()
+            result = denoiser.denoise(subject.noisy, subject.axes, bit_depth=32, tta=tta)
+            scores.update({f"psnr{'_tta' * tta}": score(subject, result), f"denoise{'_tta' * tta}_s": time.perf_counter() - started})
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"psnr": score(subject, result), "train_s": trained, "epochs": len(run.history.get("loss", [])),
+    return {**scores, "train_s": trained, "epochs": len(run.history.get("loss", [])),
             "precision": run.precision, "ended": run.ending.text if run.ending else "after its last epoch"}

@@ -11,6 +11,8 @@ LABELS = {"noisy": "noisy", "gaussian": "Gaussian, best sigma", "bm3d": "BM3D, b
 
 
 def label(column: str) -> str:
+    if column.endswith("_tta"):
+        return f"{label(column.removesuffix('_tta'))}, --tta"
     if column.startswith("ours_default_"):
         return f"imagej-n2v defaults, --time-limit {column.removeprefix('ours_default_')}"
     return LABELS.get(column, f"imagej-n2v {column.removeprefix('ours_')}, equal steps")
@@ -80,9 +82,25 @@ def write_report(results: dict, out: Path) -> None:
             if compared and ours != other:
                 lines.append(f"- {label(ours)} above {label(other)}: {won} of {compared} images"
                              + (f", {seeds_won} of {seeds} seeds" if seeds else ""))
+    gains, costs = _tta(results)
+    if gains:
+        lines += ["", f"--tta: {np.mean(gains):+.2f} dB on average (from {min(gains):+.2f} to {max(gains):+.2f}, "
+                      f"{len(gains)} models), denoising {np.median(costs):.1f} times as long (median)."]
     lines += ["", f"![PSNR gain over the noisy image]({out.with_suffix('.png').name})", ""]
     out.write_text("\n".join(lines))
     _plot(results, cols, out.with_suffix(".png"))
+
+
+def _tta(results: dict) -> tuple[list[float], list[float]]:
+    """Per model that was also run with --tta: the PSNR it gained, and the denoising time's ratio."""
+    gains, costs = [], []
+    for image in results["images"].values():
+        for column, runs in image.items():
+            if f"{column}_tta" in image and isinstance(runs, dict):
+                for seed, run in runs.items():
+                    gains.append(run["psnr_tta"] - run["psnr"])
+                    costs.append(run["denoise_tta_s"] / run["denoise_s"])
+    return gains, costs
 
 
 def _plot(results: dict, cols: list[str], path: Path) -> None:
