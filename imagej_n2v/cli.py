@@ -87,6 +87,45 @@ def _add_denoise(subparsers) -> None:
     p.set_defaults(run=_run_denoise)
 
 
+def _add_check(subparsers) -> None:
+    p = subparsers.add_parser("check", help="say how a model does on images, without denoising them",
+                              description="Compare the model with blind-spot blurs and with the noisy input on a sample of "
+                                          "each image's own pixels (held out from the network), and print the verdict.")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE", help="TIFF files or folders (all TIFFs inside)")
+    p.add_argument("--model", required=True, help="n2v model folder or bioimage.io zip")
+    p.add_argument("--axes", help="axes of plain TIFFs, e.g. TZYX (ImageJ hyperstacks bring their own)")
+    p.add_argument("--frames", help="time points to check, 1-based, e.g. 1-3,7 (default: all)")
+    p.add_argument("--channels", help="channels to check, 1-based, e.g. 1,3 (default: all)")
+    p.set_defaults(run=_run_check)
+
+
+def _run_check(args) -> int:
+    """One verdict per image; an image too small for one says so and the others go on (exit 0)."""
+    from .config import DenoiseConfig
+    from .data.tiff_io import find_tiffs
+
+    return _check_files(find_tiffs(args.inputs), args.model, args.axes, DenoiseConfig(frames=args.frames,
+                                                                                      channels=args.channels))
+
+
+def _check_files(paths: Sequence[Path], model: str, axes: str | None, config) -> int:
+    """The verdict of ``model`` on each file (``check``, ``denoise --check only``); nothing is written."""
+    from .data.tiff_io import read_image
+    from .denoising.check import check_image
+    from .denoising.commands import plan_output
+    from .denoising.inference import load_denoiser
+
+    denoiser = load_denoiser(model, config.precision)
+
+    def check_file(path: Path) -> None:
+        stack = read_image(path, axes).stack
+        plan = plan_output(stack, config)
+        check = check_image(denoiser, stack, plan.frames, plan.channels, config.keep_zero_columns, budget=False)
+        print(f"{path}: {check.message()}")
+
+    return _for_each_file(paths, check_file)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -258,6 +297,8 @@ def _run_denoise(args) -> int:
 
     config = _settings(args, DenoiseConfig)
     paths = find_tiffs(args.inputs)
+    if config.check == "only":
+        return _check_files(paths, args.model, args.axes, config)
     if args.scheduler or args.workers:
         return _denoise_on_cluster(args, config, paths)
     denoiser = load_denoiser(args.model, config.precision)
@@ -350,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(subparsers)
     _add_denoise(subparsers)
+    _add_check(subparsers)
     _add_info(subparsers)
     _add_macro(subparsers)
     _add_gui(subparsers)

@@ -46,6 +46,9 @@ def model_lines(description: ModelDescription) -> list[str]:
         if ended:
             lines.append(f"ended: after epoch {ended.get('epochs_done')} of {settings.get('epochs')}, because {ended.get('text')} "
                          f"({ended.get('reason')}); best epoch {ended.get('best_epoch')} kept")
+        quality = meta.get("quality")
+        if quality:
+            lines.append(f"quality: {quality.get('warning') or quality.get('sentence') or 'no verdict: ' + quality.get('skipped', '')}")
         if settings.get("struct_mask"):
             lines.append(f"structN2V mask: {settings['struct_mask']}")
         if meta.get("incomplete"):

@@ -20,11 +20,12 @@ LAYERS = {
     "config": 1, "atomic": 1, "interrupt": 1, "logs": 1, "versions": 1,
     "data": 2,
     "models": 3,
-    "training": 4, "denoising": 4,
-    "imagej": 5, "cluster": 5,
-    "api": 6, "info": 6,
-    "cli": 7,
-    "demo": 8, "reference": 8,
+    "quality": 4,
+    "training": 5, "denoising": 5,
+    "imagej": 6, "cluster": 6,
+    "api": 7, "info": 7,
+    "cli": 8,
+    "demo": 9, "reference": 9,
 }
 """Each part's layer: a part imports only parts of lower layers, or itself."""
 

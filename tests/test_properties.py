@@ -159,6 +159,7 @@ VALID = {
     "batch_planes": st.integers(1, 64),
     "keep_zero_columns": st.booleans(),
     "tile_size": st.integers(8, 10**5),
+    "check": st.sampled_from(["on", "off", "only"]),
     "patch_size": st.sampled_from([16, 32, 48, 64, 128]),
     "patches": st.integers(2, 10**6),
     "validation": st.sampled_from([0.05, 0.1, 0.25, 0.5, 0.9]),

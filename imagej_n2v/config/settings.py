@@ -181,6 +181,10 @@ class DenoiseConfig(Settings):
                                              "memory are tiled)", ge=8)
     tta: bool = setting(False, "average the network's result over the 8 flips and quarter turns of each plane "
                                "(test-time augmentation): a little less noise for 8 times the denoising time")
+    check: Literal["on", "off", "only"] = setting(
+        "on", "on: before denoising, compare the model with a blur and with the noisy input on a sample of the image's "
+              "own pixels (at most a tenth of the denoising time) and warn when it does no better; off: skip it; "
+              "only: give that verdict on a larger sample and make no image (as imagej-n2v check)")
 
     @field_validator("tile_size", mode="before")
     @classmethod

@@ -8,6 +8,8 @@ Training's one entry is ``training.train_model``.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -18,7 +20,10 @@ from ..data.axes import choose
 from ..data.output_types import output_dtype
 from ..data.stack import PlaneStack
 from ..data.tiff_io import output_shape
+from .check import Check, check_image, report
 from .inference import Denoiser
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class Denoised:
     dtype: np.dtype
     frames: list[int] | None  # 0-based frames of the input in the output; None: all
     info: str  # which model and precision made it (ImageJ's Info)
+    check: Check | None = None  # the quality check on a sample of the input (None: --check off, or a unit of work)
 
     @property
     def count(self) -> int:
@@ -78,13 +84,29 @@ def denoise_stack(
     but a frame or channel the stack lacks is refused here, before any output is begun.
     ``planes`` takes only a run of the output planes (a unit of work on a cluster);
     ``shape`` still describes the whole output. ``on_tile(plane, done, total)`` follows the tiles
-    of planes too large for one network call (see ``Denoiser.denoise_planes``).
+    of planes too large for one network call (see ``Denoiser.denoise_planes``). Unless
+    ``config.check`` is off (or only a run of planes is taken), a quality check on a sample of
+    the input comes first (``check``): its verdict is logged, a warning when the model does no
+    better than a blur, and its cost as a share of the denoising time once the planes are all taken.
     """
     plan = plan_output(stack, config)
+    check = None
+    if config.check != "off" and planes is None:  # "only" is the front doors' to honour: here it checks as "on"
+        check = check_image(denoiser, stack, plan.frames, plan.channels, config.keep_zero_columns)
+        report(check)
     output = denoiser.denoise_planes(
         stack, frames=plan.frames, channels=plan.channels, bit_depth=config.bit_depth,
         batch_planes=config.batch_planes, keep_zero_columns=config.keep_zero_columns, progress=progress, planes=planes,
         tile_size=config.tile_size, on_tile=on_tile, tta=config.tta,
     )
-    return Denoised(output, plan.axes, plan.shape, output_dtype(stack.dtype, config.bit_depth), plan.frames,
-                    denoiser.provenance())
+    return Denoised(output if check is None or check.verdict is None else _timed(output, check), plan.axes, plan.shape,
+                    output_dtype(stack.dtype, config.bit_depth), plan.frames, denoiser.provenance(), check)
+
+
+def _timed(planes: Iterator[np.ndarray], check: Check) -> Iterator[np.ndarray]:
+    """``planes``, then the check's cost as a share of the time they took, to the log."""
+    started = time.monotonic()
+    yield from planes
+    denoising = time.monotonic() - started
+    log.info("The quality check took %.1f s, %.0f %% of the denoising time (%.1f s); --check off skips it.",
+             check.seconds, 100 * check.seconds / max(denoising, 1e-9), denoising)

@@ -181,6 +181,12 @@ class Denoiser:
         model = self.description.source or self.description.folder
         return f"imagej-n2v {__version__}: denoised with {model.name}, precision {self.precision}"
 
+    def predict(self, patches: np.ndarray) -> np.ndarray:
+        """The network on (N, H, W) normalised patches (H, W divisible by ``div_by``), in groups of ``BATCH_PIXELS``."""
+        group = max(1, BATCH_PIXELS // (patches.shape[1] * patches.shape[2]))
+        return np.concatenate([self._network(np.ascontiguousarray(patches[i : i + group, ..., np.newaxis], np.float32))
+                               .numpy()[..., 0] for i in range(0, len(patches), group)])
+
     def normalization_for(self, kept: np.ndarray) -> Normalization:
         if self.per_plane:
             return plane_normalization(kept)

@@ -15,12 +15,14 @@ COLUMNS = ("loss", "val_loss", "lr")
 
 
 def write_history(folder: Path, name: str, history: dict[str, list[float]], precision: str,
-                  incomplete: str | None = None, ending: Ending | None = None) -> None:
+                  incomplete: str | None = None, ending: Ending | None = None,
+                  references: dict[str, float] | None = None) -> None:
     """history.csv and loss.png in ``folder`` (a model's staging folder, renamed into place when whole).
 
     ``incomplete`` (why training stopped early) becomes a last ``# incomplete: ...`` line of
     the CSV and part of the plot's title, so the history itself says it is unfinished; an
-    ``ending`` (time limit, patience) becomes an ``# ended: ...`` line.
+    ``ending`` (time limit, patience) becomes an ``# ended: ...`` line. ``references`` (label ->
+    held-out loss: the best blur's, the noisy input's level) become horizontal lines of the plot.
     """
     epochs = range(1, len(history.get("loss", [])) + 1)
     with open(folder / "history.csv", "w", newline="") as handle:
@@ -32,11 +34,13 @@ def write_history(folder: Path, name: str, history: dict[str, list[float]], prec
             handle.write(f"# incomplete: {incomplete}\n")
         if ending:
             handle.write(f"# ended: {ending.text} after epoch {len(epochs)}; the best epoch, {ending.best_epoch}, is kept\n")
-    plot_losses(folder / "loss.png", history, f"N2V training: {name} ({precision}{', INCOMPLETE' if incomplete else ''})")
+    plot_losses(folder / "loss.png", history, f"N2V training: {name} ({precision}{', INCOMPLETE' if incomplete else ''})",
+                references)
 
 
-def plot_losses(path: Path, history: dict[str, list[float]], title: str) -> None:
-    """Training and validation loss per epoch, as a PNG."""
+def plot_losses(path: Path, history: dict[str, list[float]], title: str,
+                references: dict[str, float] | None = None) -> None:
+    """Training and validation loss per epoch, as a PNG, with ``references`` as dashed horizontal lines."""
     from matplotlib.figure import Figure
 
     epochs = list(range(1, len(history.get("loss", [])) + 1))
@@ -44,10 +48,12 @@ def plot_losses(path: Path, history: dict[str, list[float]], title: str) -> None
     axis = figure.add_subplot()
     axis.plot(epochs, history.get("loss", []), label="training loss")
     axis.plot(epochs, history.get("val_loss", []), label="validation loss")
+    for (label, value), style in zip((references or {}).items(), ("--", ":", "-.")):
+        axis.axhline(value, linestyle=style, color="grey" if style != "-." else "black", linewidth=1, label=label)
     axis.set_xlabel("epoch")
     axis.set_ylabel("loss (MSE on masked pixels)")
     axis.set_title(title)
-    axis.legend()
+    axis.legend(fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
 

@@ -36,6 +36,7 @@ from ..errors import InputError, Interrupted, OutputError
 from ..interrupt import stop_requests
 from ..models.archive import export_archive
 from ..models.folder import PER_PLANE, write_metadata
+from .assessment import Assessment, assess_training
 from .history import write_history
 from .patches import TrainingPatches, sample_patches
 from .resume import Resumable, find_resumable, incomplete_place, is_incomplete
@@ -59,6 +60,7 @@ class TrainResult:
     patches: dict
     precision: str  # the one trained in ("auto" resolved), for the user's log
     ending: Ending | None = None  # why training ended before its last epoch (time limit, patience)
+    assessment: Assessment | None = None  # the quality verdict on held-out pixels (None: interrupted)
 
 
 def n2v_settings(config: TrainConfig) -> dict:
@@ -194,6 +196,7 @@ class TrainingRun:
     pace: Pace
     allow_emulated: bool
     ending: Ending | None = None  # why training ended before its last epoch (time limit, patience)
+    assessment: Assessment | None = None  # the quality verdict, made in ``finish``
 
     @property
     def epochs_before(self) -> int:
@@ -271,7 +274,7 @@ def train_model(
             shutil.rmtree(run.staging, ignore_errors=True)
             raise
     return TrainResult(run.target, run.target / archive.name if archive else None, run.history,
-                       run.patches.summary(), run.precision, run.ending)
+                       run.patches.summary(), run.precision, run.ending, run.assessment)
 
 
 def prepare(stacks: Sequence[PlaneStack], target: Path, config: TrainConfig, pace: Pace, overwrite: bool, resume: bool,
@@ -376,7 +379,10 @@ def finish(run: TrainingRun, model, export: bool, overwrite: bool) -> Path | Non
     model = _save_n2v_config(run, model, mean, std)
     done, epochs = run.epochs_done, run.config.epochs
     stopped = f"stopped after {done} of {epochs} epochs; continue with --resume" if run.interrupted else None
-    write_history(run.staging, run.target.name, run.history, run.precision, stopped, run.ending)
+    if not run.interrupted:
+        run.assessment = _assess(run, model)
+    write_history(run.staging, run.target.name, run.history, run.precision, stopped, run.ending,
+                  run.assessment.reference_losses() if run.assessment else None)
     write_metadata(run.staging, {
         "created_by": f"imagej-n2v {__version__}",
         "normalization": PER_PLANE,
@@ -387,6 +393,7 @@ def finish(run: TrainingRun, model, export: bool, overwrite: bool) -> Path | Non
         "final_losses": {k: run.history[k][-1] for k in ("loss", "val_loss") if k in run.history},
         **({"incomplete": True, "epochs_done": done} if run.interrupted else {}),
         **({"ended": {**run.ending.to_dict(), "epochs_done": done}} if run.ending else {}),
+        **({"quality": run.assessment.to_dict()} if run.assessment else {}),
     })
     if run.interrupted:
         raise _keep_interrupted(run.staging, run.target, run.previous, done, epochs)
@@ -395,6 +402,15 @@ def finish(run: TrainingRun, model, export: bool, overwrite: bool) -> Path | Non
     if run.previous and run.previous.folder != run.target:
         shutil.rmtree(run.previous.folder, ignore_errors=True)
     return archive
+
+
+def _assess(run: TrainingRun, model) -> Assessment:
+    """The quality verdict of the kept epoch on the held-out validation patches (see ``assessment``)."""
+    losses = run.history.get("val_loss", [])
+    best = losses.index(min(losses)) + 1 if losses else run.epochs_done
+    return assess_training(run.patches.validation, model.keras_model, run.patches.validation_area.startswith("overlapping"),
+                           best, run.epochs_done, run.pace.epoch_cost() if run.pace.epoch_seconds else None,
+                           run.config.patch_size, run.patches.planes_used, run.config.seed)
 
 
 def _save_n2v_config(run: TrainingRun, model, mean: float, std: float):

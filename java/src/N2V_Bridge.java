@@ -64,6 +64,31 @@ public class N2V_Bridge {
         return GraphicsEnvironment.isHeadless() || (handler == null && IJ.getInstance() == null);
     }
 
+    /**
+     * A quality warning the user can dismiss (menu runs only: the callers check), shown from its own
+     * thread so that the command goes on; never in batch or headless runs, where no one could dismiss it.
+     */
+    public static void warningDialog(String command, String text) {
+        if (batch() || !dialogs)
+            return;
+        StringBuilder wrapped = new StringBuilder();
+        int column = 0;
+        for (String word : text.split(" ")) {
+            if (column > 0 && column + word.length() > 90) {
+                wrapped.append('\n');
+                column = 0;
+            } else if (column > 0) {
+                wrapped.append(' ');
+                column++;
+            }
+            wrapped.append(word);
+            column += word.length();
+        }
+        Thread shown = new Thread(() -> IJ.showMessage(command + ": quality warning", wrapped.toString()), "N2V warning");
+        shown.setDaemon(true);
+        shown.start();
+    }
+
     /** Runs a command the way its plugin was called: from a macro's options, or through a dialog. */
     static void run(String command) {
         // Macro.getOptions() is only set on ImageJ's macro threads: read it here, in the plugin's run().

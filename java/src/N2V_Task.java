@@ -14,6 +14,7 @@ final class N2V_Task {
     private final ImagePlus image;
     private final String options;
     private final N2V_LossPlot plot;
+    private final boolean interactive; // a menu run: a warning may show a dialog
     private ImageStack output;
 
     /** plotted: whether to show the loss plot (menu use; a macro's current image must not change). */
@@ -24,6 +25,7 @@ final class N2V_Task {
         this.image = image;
         this.options = options;
         plot = plotted ? new N2V_LossPlot(command) : null;
+        interactive = plotted;
     }
 
     /** The request that starts the command: its options and the image's description. */
@@ -69,6 +71,13 @@ final class N2V_Task {
             IJ.showStatus(message.get("message"));
         } else if (type.equals("log")) {
             IJ.log(message.get("message"));
+        } else if (type.equals("warning")) {
+            IJ.log(message.get("message"));
+            if (interactive)
+                N2V_Bridge.warningDialog(command, message.get("message"));
+        } else if (type.equals("reference")) {
+            if (plot != null)
+                plot.reference(message.get("label"), Double.parseDouble(message.get("value")));
         } else if (type.equals("loss")) {
             if (plot != null)
                 plot.add(Double.parseDouble(message.get("epoch")), Double.parseDouble(message.get("loss")),

@@ -43,6 +43,7 @@ class _ImageJReporter:
     def __init__(self, command: str) -> None:
         from jpype import JClass
 
+        self.command = command
         self.IJ = _ij()
         self.plot = JClass("N2V_LossPlot")(command) if JClass("ij.Macro").getOptions() is None else None
 
@@ -57,10 +58,23 @@ class _ImageJReporter:
         if self.plot is not None:
             self.plot.add(float(epoch), loss, val_loss)
 
+    def warn(self, text: str) -> None:
+        from jpype import JClass
+
+        self.IJ.log(text)
+        if self.plot is not None:  # a menu run (N2V_Bridge shows no dialog in batch or headless runs)
+            JClass("N2V_Bridge").warningDialog(self.command, text)
+
+    def reference(self, label: str, value: float) -> None:
+        if self.plot is not None:
+            self.plot.reference(label, float(value))
+
 
 def denoise_image(image: Any, options: str) -> Any:
-    """Denoise an ``ImagePlus`` with the options of ``N2V Denoise``; returns the new ``ImagePlus``."""
+    """Denoise an ``ImagePlus`` with the options of ``N2V Denoise``; returns the new ``ImagePlus`` (None with check=only)."""
     denoised = tasks.denoise(image_stack(image), str(image.getTitle()), options, _ImageJReporter(DENOISE))
+    if denoised.planes is None:
+        return None
     return new_image(denoised.planes, image, denoised.frames, denoised.title, denoised.info)
 
 
@@ -105,7 +119,8 @@ def run_command(command: str, image: Any, options: str, gateway: Any = None) -> 
     image = as_imageplus(image, gateway)
     if command == DENOISE:
         result = denoise_image(image, options)
-        result.show()  # in batch mode this makes it the current image without a window
+        if result is not None:
+            result.show()  # in batch mode this makes it the current image without a window
     else:
         train_on_image(image, options)
     _ij().showProgress(1.0)

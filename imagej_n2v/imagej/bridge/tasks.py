@@ -36,12 +36,18 @@ class Reporter(Protocol):
 
     def loss(self, epoch: int, loss: float, val_loss: float) -> None: ...
 
+    def warn(self, text: str) -> None:
+        """A quality warning: the Log, and in a menu run a dialog the user can dismiss (never in batch or headless runs)."""
+
+    def reference(self, label: str, value: float) -> None:
+        """A held-out loss the loss plot draws as a horizontal line (the best blur's, the noisy input's level)."""
+
 
 @dataclass
 class Denoised:
     """The output planes of N2V Denoise (a lazy stream, in ImageJ's order) and what describes them."""
 
-    planes: Iterator[np.ndarray]
+    planes: Iterator[np.ndarray] | None  # None: no image (check=only gave the verdict alone)
     frames: list[int] | None  # 0-based frames of the input in the output; None: all
     title: str
     info: str  # the model and precision, for the image's Info property and the Log
@@ -49,16 +55,34 @@ class Denoised:
 
 def denoise(stack: PlaneStack, title: str, options: str, report: Reporter) -> Denoised:
     """Start denoising ``stack`` (an image called ``title``) with the options of N2V Denoise."""
-    from ...denoising.commands import denoise_stack
+    from ...denoising.check import check_image
+    from ...denoising.commands import denoise_stack, plan_output
     from ...denoising.inference import load_denoiser
 
     chosen = build_options(DENOISE, options)
     denoiser = load_denoiser(chosen.model, chosen.config.precision)
+    if chosen.config.check == "only":
+        plan = plan_output(stack, chosen.config)
+        check = check_image(denoiser, stack, plan.frames, plan.channels, chosen.config.keep_zero_columns, budget=False)
+        _report_check(check, report)
+        report.progress(1, 1, f"{DENOISE}: {'WARNING: ' if check.warning else ''}{check.message()}")
+        return Denoised(None, None, title, "")
     result = denoise_stack(denoiser, stack, chosen.config,
                            lambda done, total: report.progress(done, total, f"{DENOISE}: plane {done}/{total}"))
     result_title = output_title(title)
+    if result.check is not None:
+        _report_check(result.check, report)
     done = f"{DENOISE}: {result_title}: {result.info}"
     return Denoised(_then(result.planes, report, done), result.frames, result_title, result.info)
+
+
+def _report_check(check, report: Reporter) -> None:
+    """The quality check's verdict: a warning (the Log, the status line, a dialog in menu runs) or a Log line."""
+    if check.warning:
+        report.warn(f"{DENOISE}: {check.warning}")
+        report.progress(0, 1, f"{DENOISE}: WARNING: {check.verdict.sentence()}")
+    else:
+        report.log(f"{DENOISE}: {check.message()}")
 
 
 class _LogWarnings(logging.Handler):
@@ -114,4 +138,13 @@ def train(stack: PlaneStack, title: str, options: str, report: Reporter, stop: t
                    f"{result.ending.best_epoch}, is kept.")
     report.log(f"{TRAIN}: model written to {result.model_folder}, trained in {result.precision} precision (history.csv, "
                f"loss.png{', ' + result.archive.name if result.archive else ''}).")
+    verdict = result.assessment.verdict if result.assessment else None
+    if verdict:
+        for label, value in result.assessment.reference_losses().items():
+            report.reference(label, value)
+        if result.assessment.warning:
+            report.warn(f"{TRAIN}: {result.assessment.warning}")
+        else:
+            report.log(f"{TRAIN}: {verdict.sentence()}")
+        report.progress(1, 1, f"{TRAIN}: {'WARNING: ' if verdict.warns else ''}{verdict.sentence()}")
     return result.model_folder

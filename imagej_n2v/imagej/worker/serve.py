@@ -148,6 +148,12 @@ class _Reporter:
     def loss(self, epoch: int, loss: float, val_loss: float) -> None:
         self._send("loss", epoch=epoch, loss=repr(loss), val_loss=repr(val_loss))
 
+    def warn(self, text: str) -> None:
+        self._send("warning", message=text)
+
+    def reference(self, label: str, value: float) -> None:
+        self._send("reference", label=label, value=repr(value))
+
 
 def execute(connection: Connection, request: Message) -> Message:
     """Run one ``execute`` request; returns its ``completion`` message (errors propagate)."""
@@ -160,6 +166,8 @@ def execute(connection: Connection, request: Message) -> Message:
     report = _Reporter(connection)
     if command == DENOISE:
         denoised = tasks.denoise(stack, title, options, report)
+        if denoised.planes is None:  # check=only: the verdict went to the Log; no image
+            return Message("completion", {})
         for plane in denoised.planes:
             if connection.stop.is_set():
                 raise Interrupted(f"{DENOISE} stopped at your request: no image was made.")

@@ -154,3 +154,15 @@ def test_closed_stdin_ends_training_and_the_worker(dome_stack, tmp_path):
     assert worker.process.wait(timeout=120) == 0
     kept = json.loads((model / "imagej_n2v.json").read_text())
     assert kept["incomplete"] and kept["epochs_done"] < 50
+
+
+@pytest.mark.slow
+def test_a_poor_model_is_a_warning_and_the_plot_gets_its_reference_lines(worker, dome_stack, tmp_path):
+    """Four steps of training cannot beat a blur: the worker says so as a warning (the Log, a dialog in menu runs)."""
+    training = TRAINING.replace("patches=40", "patches=400")
+    _, others, done = worker.execute("N2V Train", _tzcyx(dome_stack), f"model=[{tmp_path / 'poor'}] epochs=1 {training}")
+    assert done.type == "completion", done.values
+    warnings = [m["message"] for m in others if m.type == "warning"]
+    assert len(warnings) == 1 and warnings[0].startswith("N2V Train: ") and "What to do: train longer" in warnings[0]
+    references = {m["label"]: float(m["value"]) for m in others if m.type == "reference"}
+    assert len(references) == 3 and any(label.startswith("best blur") for label in references)
