@@ -29,9 +29,10 @@ from scipy import ndimage
 
 from imagej_n2v.data.synthetic import make_discs, make_stack
 
-LEVELS = {"undertrained": dict(epochs=1, steps=10), "medium": dict(epochs=2, steps=100),
-          "well-trained": dict(epochs=8, steps=150)}
-"""Training lengths (batch 16, 32x32 patches, 4,000 patches): 10, 200 and 1,200 steps."""
+LEVELS = {"undertrained": dict(epochs=1, steps=10), "medium": dict(epochs=2, steps=50),
+          "well-trained": dict(epochs=6, steps=100)}
+"""Training lengths (batch 16, 32x32 patches, 4,000 patches): 10, 100 and 600 steps (a shared 2-core machine
+ran about one step a second: more would not fit the session)."""
 SIGMAS = (0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 
@@ -117,8 +118,8 @@ def main() -> int:
     args = parser.parse_args()
     image = Path(args.image) if args.image else _fetch()
     discs = make_discs()
-    stacks = {"synthetic dome": (*dome(), slice(10, -10)), "synthetic discs": (discs.clean, discs.noisy, discs.axes,
-              slice(None)), "neuron phalloidin": (*real(image), slice(None))}
+    stacks = {"neuron phalloidin": (*real(image), slice(None)), "synthetic discs": (discs.clean, discs.noisy, discs.axes,
+              slice(None)), "synthetic dome": (*dome(), slice(10, -10))}
     rows = []
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
@@ -128,6 +129,7 @@ def main() -> int:
                     rows.append(one(name.split()[-1], level, clean, noisy, axes, keep, Path(folder), seed))
                     rows[-1]["stack"] = name
                     print(json.dumps({k: rows[-1][k] for k in ("stack", "level", "seed", "truth")}), file=sys.stderr)
+                    Path(args.out).with_suffix(".json").write_text(json.dumps(rows, indent=1))  # what is done so far
     load_after = os.getloadavg()
     Path(args.out).with_suffix(".json").write_text(json.dumps(rows, indent=1))
     Path(args.out).write_text(report(rows, load_before, load_after))

@@ -48,7 +48,8 @@ def model_lines(description: ModelDescription) -> list[str]:
                          f"({ended.get('reason')}); best epoch {ended.get('best_epoch')} kept")
         quality = meta.get("quality")
         if quality:
-            lines.append(f"quality: {quality.get('warning') or quality.get('sentence') or 'no verdict: ' + quality.get('skipped', '')}")
+            kept = f" (epoch {quality['kept_epoch']}, the one kept)" if quality.get("kept_epoch") else ""
+            lines.append(f"quality{kept}: {quality.get('warning') or quality.get('sentence') or 'no verdict: ' + quality.get('skipped', '')}")
         if settings.get("struct_mask"):
             lines.append(f"structN2V mask: {settings['struct_mask']}")
         if meta.get("incomplete"):

@@ -87,6 +87,8 @@ def check_image(denoiser: Denoiser, stack: PlaneStack, frames: Sequence[int] | N
     if len(patches) * per_patch * passes < MIN_PIXELS:
         return Check(None, None, time.monotonic() - started,
                      f"{stack.source} has too few planes with data {side} pixels wide for a sample")
+    if not np.ptp(patches) > 0:
+        return Check(None, None, time.monotonic() - started, f"{stack.source} is flat where it was sampled: no noise to measure")
     verdict = assess(patches, denoiser.predict, WHERE, wanted=len(patches) * per_patch * passes, max_passes=passes,
                      seed=seed)
     seconds = time.monotonic() - started

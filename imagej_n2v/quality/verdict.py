@@ -30,6 +30,8 @@ MAX_GAIN_DB = 30.0
 def _gain_db(loss: float, noise: float) -> float:
     """The estimated gain over the noisy input in dB: noise variance over (held-out loss - noise variance)."""
     error = loss - noise
+    if noise <= 0:
+        return 0.0
     return MAX_GAIN_DB if error <= noise * 10 ** (-MAX_GAIN_DB / 10) else 10 * math.log10(noise / error)
 
 

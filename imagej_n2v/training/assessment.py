@@ -28,12 +28,14 @@ class Assessment:
     warning: str | None
     seconds: float
     skipped: str | None = None  # why there is no verdict
+    kept_epoch: int = 0  # the epoch whose weights were measured: the one with the best validation loss
 
     def to_dict(self) -> dict:
         """``imagej_n2v.json``'s ``quality``."""
         if self.verdict is None:
             return {"skipped": self.skipped}
-        return {**self.verdict.to_dict(), "warning": self.warning, "seconds": round(self.seconds, 2)}
+        return {**self.verdict.to_dict(), "warning": self.warning, "seconds": round(self.seconds, 2),
+                "kept_epoch": self.kept_epoch}
 
     def reference_losses(self) -> dict[str, float]:
         """Lines for the loss plot: the held-out losses the curve reads against."""
@@ -66,7 +68,7 @@ def assess_training(validation: np.ndarray, keras_model, overlapping: bool, best
         reason = (f"the {len(validation)} validation patches of {patch_size}x{patch_size} are too few for a quality "
                   f"verdict; draw more --patches for one")
         log.info("No quality verdict: %s.", reason)
-        return Assessment(None, None, seconds, reason)
+        return Assessment(None, None, seconds, reason, best_epoch)
     advice = training_advice(verdict, best_epoch, epochs_done, epoch_seconds, patch_size, planes)
     text = warning(verdict, advice)
     if text:
@@ -74,4 +76,4 @@ def assess_training(validation: np.ndarray, keras_model, overlapping: bool, best
     else:
         log.info("%s", verdict.sentence())
     log.info("The quality check took %.1f s (%d held-out pixels).", seconds, verdict.pixels)
-    return Assessment(verdict, text, seconds)
+    return Assessment(verdict, text, seconds, None, best_epoch)

@@ -49,7 +49,7 @@ def test_an_undertrained_model_gets_the_warning(tmp_path):
     quality = json.loads((result.model_folder / "imagej_n2v.json").read_text())["quality"]
     assert quality["category"] != BETTER and quality["warning"].lower().startswith(("warning", "warning:"))
     assert "train longer" in quality["warning"]
-    assert any(line.startswith("quality: WARNING") or line.startswith("quality: Warning")
+    assert any(line.startswith("quality (epoch ") and ("WARNING" in line or "Warning" in line)
                for line in model_lines(describe_model(result.model_folder)))
 
 
