@@ -47,14 +47,23 @@ This is what `imagej-n2v denoise` does with its default settings. What differs:
 
 - the statistics are those of whatever the runner passes: run it on whole planes. A tool that
   cuts a plane into tiles (deepImageJ's tiling, for example) normalises each tile on its own;
-  choose a tile as large as the plane;
-- `imagej-n2v denoise --keep-zero-columns` (denoise the zero edge columns too) has no
-  counterpart here: the archive always keeps them zero;
+  choose a tile as large as the plane (imagej-n2v tiles planes too large for memory itself,
+  keeping the whole plane's statistics);
+- `imagej-n2v denoise --keep-zero-columns` (denoise the zero edge columns too) and `--tta`
+  (average over flips and turns) have no counterpart here: the archive keeps the zero columns
+  zero and runs the network once;
 - 16-bit output: imagej-n2v rounds and clips the float result to 0..65535 (and says how many
   pixels were clipped); the archive gives float32.
 
 The per-plane statistics are exact (np.percentile's linear percentiles, from the sorted plane),
-so a bioimage.io runner and imagej-n2v agree to within 0.001 grey levels on a 16-bit plane.
+so a bioimage.io runner and imagej-n2v agree to within 0.001 grey levels on a 16-bit plane
+(without the clipping they would differ by about 3).
+
+## Validation
+
+`bioimageio test-model` (bioimageio.core 0.5.11) reproduces the test output from the test input,
+a whole plane of the training data; imagej-n2v's tests check bioimageio.core's prediction against
+`imagej-n2v denoise` on bright, 10x dimmer and offset planes (within one grey level).
 
 ## Cite
 {cite}
