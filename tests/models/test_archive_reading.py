@@ -91,3 +91,18 @@ def test_our_archive_holds_the_folders_weights_and_is_per_plane(tiny_model):
     from_folder = build_network(describe_model(tiny_model)).get_weights()
     assert len(from_archive) == len(from_folder) > 0
     assert all(np.array_equal(a, b) for a, b in zip(from_archive, from_folder))
+
+
+def test_an_older_archive_of_ours_declaring_the_global_scheme_is_still_denoised_per_plane(tiny_model, tmp_path):
+    """Archives of earlier versions declared n2v's global steps around a U-Net trained per plane."""
+    def global_steps(rdf):
+        rdf["inputs"][0]["preprocessing"] = [{"name": "zero_mean_unit_variance",
+                                              "kwargs": {"mode": "fixed", "axes": "yx", "mean": [500.0], "std": [90.0]}}]
+        rdf["outputs"][0]["postprocessing"] = [{"name": "scale_linear",
+                                                "kwargs": {"axes": "yx", "gain": [90.0], "offset": [500.0]}}]
+
+    older = tmp_path / "older.bioimage.io.zip"
+    _rewrite_rdf(tiny_model / "tiny.bioimage.io.zip", older, global_steps)
+    description = describe_model(older)
+    assert description.normalization == PER_PLANE
+    assert description.global_mean == describe_model(tiny_model).global_mean  # the rdf's numbers are not taken
