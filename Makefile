@@ -36,6 +36,7 @@ test: setup
 
 bench: setup
 	$(PY) -m benchmarks.run --out benchmarks/results.md
+	$(PY) -m benchmarks.verdict --out benchmarks/verdict-results.md
 
 bench-precision: setup
 	$(PY) benchmarks/bench_precision.py --out benchmarks/precision-results.md

@@ -120,9 +120,23 @@ def test_macro_train_writes_a_model_the_cli_uses(macro, input_files, tmp_path):
     assert (recorded["epochs"], recorded["steps"], recorded["val_fraction"]) == (2, 5, 0.2)
     assert (recorded["time_limit"], recorded["patience"], recorded["struct_mask"]) == ("1h", 5, "rows")
     assert json.loads((model / "config.json").read_text())["structN2Vmask"] == [[1] * 9]
+    assert "N2V Train: Warning: this model is no better than a blur" in result.log or "N2V Train: WARNING" in result.log
     assert main(["--quiet", "denoise", str(input_files.dome), "--model", str(model),
                  "--output", str(tmp_path / "cli")]) == 0
     assert (tmp_path / "cli" / "dome_denoised.tif").is_file()
+
+
+@pytest.mark.slow
+def test_macro_check_only_logs_the_verdict_and_makes_no_image(macro, tiny_model, input_files):
+    result = macro(f"""
+    setBatchMode(true);
+    open("{input_files.dome}");
+    run("N2V Denoise", "model=[{tiny_model}] check=only");
+    print("images " + nImages + " " + getTitle());
+    """)
+    assert not result.failed, result.error
+    assert "N2V Denoise: " in result.log and "blur" in result.log.split("N2V Denoise: ", 1)[1]
+    assert "images 1 dome.tif" in result.log
 
 
 @pytest.mark.parametrize("code, sentence", [
