@@ -5,7 +5,8 @@ n2v hides in training), replaces it by a random neighbour within n2v's radius th
 itself (so no copy of a hidden pixel reaches the network), and compares the network's prediction
 there with the noisy value. The blurs (the mean of the 4 or 8 neighbours, Gaussians of a few
 widths) have their centre weight removed and are normalised over the pixels inside the patch, so
-they never see the pixel they predict either.
+they never see the pixel they predict either. Denoising, though, shows the network every pixel:
+one unmasked pass measures how much its output moves when it does (``Sample.seen``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Sample:
     blurs: dict[str, np.ndarray]  # name -> (pixels,)
     noise: np.ndarray  # (pixels,) estimated noise variance at each pixel
     noise_model: NoiseModel
+    seen: np.ndarray | None = None  # (pixels,) squared change of the network's output when it sees the pixel itself
 
 
 def _neighbour_kernel(eight: bool) -> np.ndarray:
@@ -105,7 +107,10 @@ def held_out_errors(patches: np.ndarray, predict: Predict, passes: int, seed: in
     blurs = blind_blurs(patches)
     noise_model = estimate_noise(patches)
     level = brightness(patches)
-    model, blur_errors, noise = [], {name: [] for name in blurs}, []
+    # Denoising shows the network every pixel, the held-out figures hide it: how far the two outputs differ.
+    visible = np.asarray(predict(patches), dtype=np.float32)
+    visible += (patches.mean(axis=(1, 2)) - visible.mean(axis=(1, 2)))[:, np.newaxis, np.newaxis]
+    model, blur_errors, noise, seen = [], {name: [] for name in blurs}, [], []
     for _ in range(passes):
         masked, where = hide(patches, rng)
         predicted = np.asarray(predict(masked), dtype=np.float32)
@@ -115,8 +120,9 @@ def held_out_errors(patches: np.ndarray, predict: Predict, passes: int, seed: in
         for name, blurred in blurs.items():
             blur_errors[name].append((blurred[where] - truth) ** 2)
         noise.append(noise_model.variance(level[where]))
+        seen.append((visible[where] - predicted[where]) ** 2)
     return Sample(np.concatenate(model), {k: np.concatenate(v) for k, v in blur_errors.items()},
-                  np.concatenate(noise), noise_model)
+                  np.concatenate(noise), noise_model, np.concatenate(seen))
 
 
 def sample_pixels(patches: np.ndarray, predict: Predict, wanted: int = 32768, max_passes: int = 4,

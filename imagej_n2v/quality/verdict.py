@@ -50,6 +50,7 @@ class Verdict:
     pixels: int
     noise_measured: bool = True  # False: the estimate came out above a blind loss, so it was cut to it (no dB figures)
     correlated: str | None = None  # rows/columns where neighbouring pixels' noise correlates
+    seen_gain_db: float | None = None  # the gain with the change of output when the network sees each pixel (denoising)
     where: str = "held-out pixels"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -73,6 +74,9 @@ class Verdict:
                     if self.noise_measured else
                     f"On {self.where} this model's error is larger than the noise itself, while the best blur "
                     f"({self.blur}) does better: worse than not denoising.")
+        if self.noise_measured and self.seen_gain_db is not None and self.gain_db - self.seen_gain_db > 1.0:
+            text += (f" The network's output changes when it sees each pixel itself, as it does when denoising: the "
+                     f"denoised image may be nearer {_db(self.seen_gain_db)} than the input.")
         if self.correlated:
             text += (f" The noise of neighbouring pixels correlates along {self.correlated}, so these figures are "
                      f"too kind to every predictor: train with --struct-mask {self.correlated.split()[0]}.")
@@ -111,8 +115,11 @@ def judge(sample: Sample, where: str = "held-out pixels") -> Verdict | None:
         category = BETTER
     else:
         category = NOT_BETTER
+    seen = None
+    if sample.seen is not None:  # the change of output taken as an error of its own, uncorrelated with the rest
+        seen = _gain_db(model_loss + float(sample.seen.mean()), noise)
     return Verdict(category, model_loss, blur, losses[blur], se, noise, _gain_db(model_loss, noise),
-                   _gain_db(losses[blur], noise), pixels, measured, sample.noise_model.correlated, where)
+                   _gain_db(losses[blur], noise), pixels, measured, sample.noise_model.correlated, seen, where)
 
 
 def assess(patches: np.ndarray, predict: Predict, where: str = "held-out pixels", wanted: int = 32768,
