@@ -30,10 +30,10 @@ log = logging.getLogger(__name__)
 LIMIT = 0.10
 """The most a check may cost, as a share of the denoising time."""
 SHARE = 0.06
-"""Network pixels of the check per network pixel of denoising (two passes over the sample): below ``LIMIT``,
+"""Network pixels of the check per network pixel of denoising (two masked passes and one unmasked): below ``LIMIT``,
 since masking, the blurs and the noise estimate come on top (measured: a check of 5 % of the network
 pixels cost 5 % of the denoising time on ten 512x512 planes). The 256 held-out pixels a verdict needs then
-take about 0.28 megapixels of chosen planes (one hidden pixel in 64, 6 % of the pixels): a single 512x512
+take about 0.41 megapixels of chosen planes (one hidden pixel in 64, two of three passes masked): a 512x512
 plane is just too small and gets the one-sentence skip, and ``imagej-n2v check`` for a verdict."""
 PASSES = 2
 MAX_PATCHES = 64
@@ -78,7 +78,7 @@ def check_image(denoiser: Denoiser, stack: PlaneStack, frames: Sequence[int] | N
     per_patch = (side // BLOCK) ** 2
     passes = PASSES if budget else 4
     count = MAX_PATCHES if not budget else int(min(MAX_PATCHES, SHARE * len(indices) * stack.height * stack.width
-                                                   // max(passes * side * side, 1)))
+                                                   // max((passes + 1) * side * side, 1)))  # and the unmasked pass
     if side < 2 * BLOCK or count * per_patch * passes < MIN_PIXELS:
         needed = -(-MIN_PIXELS // max(per_patch * passes, 1))
         reason = (f"{stack.source} is too small for a sample of {MIN_PIXELS} held-out pixels"
