@@ -12,7 +12,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from . import __version__
 from .errors import ClusterError, InputError, Interrupted, N2VError
@@ -317,7 +317,7 @@ def _run_denoise(args) -> int:
             if stop.is_set():  # before the rename: an earlier output stays as it was
                 raise Interrupted(f"stopped after {done} of {total} planes of {path.name}; {target} was not written")
 
-        result = denoise_stack(denoiser, image.stack, config, on_plane)
+        result = denoise_stack(denoiser, image.stack, config, on_plane, on_tile=_tile_bar(path.name))
         if result.axes != image.axes:
             log.warning("%s: axes %s are written in ImageJ's order %s.", path.name, image.axes, result.axes)
         with _progress_bar(result.count, path.name, "plane") as bar:
@@ -334,6 +334,21 @@ def _run_denoise(args) -> int:
     if stop.is_set():
         log.warning("The stop request came after the last output was written: nothing was left to stop.")
     return code
+
+
+def _tile_bar(name: str) -> Callable[[int, int, int], None]:
+    """Progress through the tiles of planes too large for one network call: a bar per plane."""
+    bars: dict[int, Any] = {}
+
+    def on_tile(plane: int, done: int, total: int) -> None:
+        if plane not in bars:
+            bars[plane] = _progress_bar(total, f"{name} plane {plane}", "tile")
+        bars[plane].update(done - bars[plane].n)
+        if done == total:
+            bars.pop(plane).close()
+            log.debug("%s: the %d tiles of plane %d are done", name, total, plane)
+
+    return on_tile
 
 
 def _counted(planes: Iterable, bar) -> Iterator:

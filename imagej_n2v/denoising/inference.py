@@ -66,7 +66,7 @@ class Tiling:
     """How the planes of one stack go through the network, decided once per stack."""
 
     tile: tuple[int, int] | None  # (Y, X) side of the tiles; None: each plane whole, batched
-    seen: str  # the memory budget seen, or the tile_size asked for (for messages)
+    seen: str  # the free memory seen when the stack began (for messages)
     source: str = "The image"
     turns: tuple[int, ...] = (0,)  # the orientations each call averages over (``tta``); (0,): one pass
 
@@ -211,8 +211,7 @@ class Denoiser:
                     f"{(self.description.source or self.description.folder).name} (its network sees {radius} pixels "
                     f"to each side, so each tile keeps {self.context} of context), not {tile_size}."
                 )
-            tile = None if max(padded) <= side else (side, side)
-            return Tiling(tile, f"--tile-size {tile_size}", source)
+            return Tiling(None if max(padded) <= side else (side, side), memory_budget().seen, source)
         budget = memory_budget()
         allowed = max(budget.bytes // network_bytes(1, self.description.first_filters), BATCH_PIXELS)
         if padded[0] * padded[1] <= allowed:
@@ -262,7 +261,7 @@ class Denoiser:
             smaller = max(max(height, width) // 2 // self.div_by * self.div_by, smallest_tile(self.context, self.div_by))
             raise OutOfMemory(
                 f"{tiling.source}: the network ran out of memory on a {height}x{width} {'tile' if tiled else 'plane'} "
-                f"({tiling.seen}, {size_text(network_bytes(batch.size, self.description.first_filters))} needed): "
+                f"({size_text(network_bytes(batch.size, self.description.first_filters))} needed, {tiling.seen} seen): "
                 f"give a smaller --tile-size (tile_size in ImageJ), e.g. {smaller}, or close other programs."
             ) from None
 

@@ -3,6 +3,11 @@ no seam, progress per tile, and a tile size below the network's reach refused in
 
 from __future__ import annotations
 
+import re
+import resource
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -91,3 +96,27 @@ def test_each_tile_is_reported_in_order(denoiser, large_planes):
 def test_a_tile_size_below_the_networks_reach_is_refused_in_one_sentence(denoiser, large_planes):
     with pytest.raises(InputError, match=r"tile_size must be at least 52 .* not 40\.$"):
         _denoise(denoiser, large_planes.noisy, large_planes.axes, tile_size=40)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the address-space limit is Linux's")
+def test_running_out_of_memory_is_one_sentence_naming_tile_size_and_leaves_no_file(tiny_model, tmp_path):
+    """A real out-of-memory: the CLI in a process limited to 3 GB of address space (TensorFlow loads in it),
+    given a 3000x3000 plane whole (--tile-size above it), which needs 1.7 GB for one network call."""
+    from imagej_n2v.data.tiff_io import write_image
+
+    noisy = np.random.default_rng(0).poisson(100, (3000, 3000)).astype(np.uint16)
+    source = write_image(tmp_path / "large.tif", noisy, "YX")
+    output = tmp_path / "out"
+
+    def limit_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
+
+    run = subprocess.run([sys.executable, "-m", "imagej_n2v.cli", "denoise", str(source), "--model", str(tiny_model),
+                          "--output", str(output), "--tile-size", "4096"],
+                         preexec_fn=limit_memory, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 2, run.stderr[-2000:]
+    message = run.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in run.stderr
+    assert re.search(r"ran out of memory on a 3000x3000 plane \(1\.7 GB needed, [\d.]+ GB of free RAM seen\): "
+                     r"give a smaller --tile-size \(tile_size in ImageJ\), e\.g\. 1500", message), message
+    assert not output.exists() or not any(output.iterdir())

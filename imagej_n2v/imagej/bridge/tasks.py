@@ -67,8 +67,11 @@ def denoise(stack: PlaneStack, title: str, options: str, report: Reporter) -> De
         _report_check(check, report)
         report.progress(1, 1, f"{DENOISE}: {'WARNING: ' if check.warning else ''}{check.message()}")
         return Denoised(None, None, title, "")
+    planes = plan_output(stack, chosen.config).count
     result = denoise_stack(denoiser, stack, chosen.config,
-                           lambda done, total: report.progress(done, total, f"{DENOISE}: plane {done}/{total}"))
+                           lambda done, total: report.progress(done, total, f"{DENOISE}: plane {done}/{total}"),
+                           on_tile=lambda plane, done, total: report.progress(
+                               done, total, f"{DENOISE}: plane {plane}/{planes}, tile {done}/{total}"))
     result_title = output_title(title)
     if result.check is not None:
         _report_check(result.check, report)
