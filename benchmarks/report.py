@@ -140,6 +140,10 @@ def write_report(results: dict, out: Path) -> None:
         from benchmarks.cluster import report_lines
 
         lines += report_lines(results["cluster"])
+    if results.get("tiling"):
+        from benchmarks.tiling import report_lines
+
+        lines += report_lines(results["tiling"])
     lines.append(NOTES)
     out.write_text("\n".join(lines))
 

@@ -25,7 +25,7 @@ from typing import Iterator
 import numpy as np
 import tifffile
 
-from benchmarks import cluster
+from benchmarks import cluster, tiling
 from benchmarks.report import write_report
 from imagej_n2v.data.synthetic import make_stack
 from imagej_n2v.data.tiff_io import Calibration, write_image, write_planes
@@ -33,7 +33,7 @@ from imagej_n2v.denoising.inference import BATCH_PIXELS
 
 REPO = Path(__file__).resolve().parent.parent
 SIDE_BY_SIDE = ("seed_way", "cli_denoise", "network_alone")
-PARTS = ("denoise", "warm", "imagej", "training", "large", "cluster", "quality", "precisions")
+PARTS = ("denoise", "warm", "imagej", "training", "large", "cluster", "quality", "precisions", "tiling")
 PATIENCES = (3, 5, 10, 15, 20, 30)
 TINY_NETWORK = {"depth": 1, "kernel": 3, "n_first": 2}
 """For runs that measure memory or overhead, not the network."""
@@ -285,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large-channels", type=int, default=4,
                         help="channels of the large stack; only channel 1 is denoised, the others pass through "
                              "the same read-queue-write stream (a CPU takes hours to denoise every plane of 6 GB)")
+    parser.add_argument("--tiling-side", type=int, default=4096, help="side of the plane denoised whole and in tiles")
+    parser.add_argument("--tiling-tile", type=int, default=2048, help="--tile-size of its tiled run")
+    parser.add_argument("--large-side", type=int, default=20000,
+                        help="side of the large plane of the tiling part (0: skip; 20000 needs 1.6 GB of disk)")
     options = parser.parse_args(argv)
 
     parts = [p.strip() for p in options.parts.split(",") if p.strip()]
@@ -335,6 +339,11 @@ def main(argv: list[str] | None = None) -> int:
         tiny = work / "models" / "tiny"
         n2v_model(tiny, TINY_NETWORK, stacks[256], work)
         results["cluster"] = cluster.run_part(model["folder"], str(tiny), work, options.repeats)
+    if "tiling" in parts:
+        tiny = work / "models" / "tiny"
+        n2v_model(tiny, TINY_NETWORK, stacks[256], work)
+        results["tiling"] = tiling.run_part(model["folder"], str(tiny), TINY_NETWORK, options.tiling_side, options.tiling_tile,
+                                            options.large_side, options.repeats, work, run_job)
     results["load_at_end"] = os.getloadavg()
 
     out.with_suffix(".json").write_text(json.dumps(results, indent=2))

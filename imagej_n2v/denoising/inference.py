@@ -48,6 +48,12 @@ buys no speed once planes are this large (measured: the same CPU time per 512x51
 batches of 1 and 4). Small planes still go ``batch_planes`` at a time; large ones one by one."""
 
 
+TILE_PIXELS = 2048**2
+"""Most pixels of an automatic tile: 3 GB of activations for n2v's default network. Larger tiles
+only save the overlap (8 % of a 2048 tile's pixels are context for n2v's default network, 16 %
+of a 1024 one's), and beyond this the memory they take is the larger cost."""
+
+
 @dataclass
 class _Prepared:
     """A plane ready for the network (or a plane that needs none)."""
@@ -216,6 +222,7 @@ class Denoiser:
         allowed = max(budget.bytes // network_bytes(1, self.description.first_filters), BATCH_PIXELS)
         if padded[0] * padded[1] <= allowed:
             return Tiling(None, budget.seen, source)
+        allowed = min(allowed, TILE_PIXELS)
         side = tile_side_for(allowed, 2, self.context, self.div_by)
         if min(padded) < side:  # a long thin plane: the short side whole, the long one as far as allowed
             short = int(np.argmin(padded))
@@ -306,6 +313,8 @@ class Denoiser:
             if convert.dtype == np.uint16 and prepared.plane.dtype == np.uint16:
                 return prepared.plane  # already what a 16-bit output holds: no float round trip
             return convert(prepared.plane.astype(np.float32), prepared.plane)
+        if denoised.shape == prepared.plane.shape:  # every column kept: no second plane-sized buffer
+            return convert(denoised, prepared.plane)
         full = np.zeros(prepared.plane.shape, dtype=np.float32)
         full[:, prepared.columns] = denoised
         return convert(full, prepared.plane)
