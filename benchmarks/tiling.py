@@ -48,7 +48,7 @@ def run_part(model: str, tiny_model: str, tiny_network: dict, side: int, tile: i
              run_job: Callable[[str, dict, Path], dict]) -> dict:
     print(f"tiling: a {side}x{side} plane whole and in {tile}x{tile} tiles", flush=True)
     stack = make_stack(frames=1, slices=1, height=side, width=side, seed=side)
-    source = write_image(work / f"tiling_{side}.tif", stack.noisy[0, 0], "YX", overwrite=True)
+    source = write_image(work / f"tiling_{side}.tif", stack.noisy.reshape(side, side), "YX", overwrite=True)
     whole_side = side + (-side) % 64
     rounds: dict[str, list[dict]] = {"whole": [], "tiled": []}
     for _ in range(repeats):
