@@ -124,6 +124,10 @@ class TrainConfig(Settings):
     struct_mask: Optional[str] = setting(None, "structN2V, for noise correlated along rows or columns (stripes from a "
                                                "camera or scanner, which plain N2V keeps): rows, columns, or a custom "
                                                "mask of 0 and 1 with odd sides, rows separated by ';' (default: none)")
+    augment: bool = setting(False, "show the network each training piece turned by quarter turns or mirrored, one "
+                                   "of the 8 at random (as n2v's own training does), so it learns no preferred "
+                                   "direction; with struct_mask only the ones that leave the mask as it is "
+                                   "(not yet the default: see benchmarks/quality-results.md)", dialog=False)
     unet_depth: int = setting(2, "levels of the network: more see a wider neighbourhood but need a patch size divisible "
                                  "by a larger power of 2; rarely worth changing", ge=1, dialog=False)
     unet_kernel: int = setting(5, "side of the network's filters, odd (3 or 5); rarely worth changing", ge=1, dialog=False)

@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..data.orientations import turn
 from ..data.planes import Normalization, kept_columns, plane_normalization
 from ..data.stack import PlaneIndex, PlaneStack
 from ..errors import InputError
@@ -214,3 +215,18 @@ def _draw(stacks: Sequence[PlaneStack], records: list[PlaneRecord], count: int, 
         for slot, y, x in zip(slots, local // x_positions, local % x_positions):
             record.normalization.apply(plane[y : y + size, x : x + size], out=patches[slot, :, :, 0])
     return patches
+
+
+def augment(patches: np.ndarray, allowed: Sequence[int], seed: int) -> None:
+    """Turn or mirror each of ``patches`` (N, size, size, 1) in place by one of the ``allowed``
+    orientations (``data.orientations``).
+
+    n2v's own training shows the network all 8 orientations of each tile; one at random per patch
+    gives the same variety without 8 times the memory, and a run's patches are many and seen few
+    times each.
+    """
+    choice = np.random.default_rng([seed, 8]).choice(np.asarray(allowed), size=len(patches))
+    for k in allowed:
+        chosen = np.flatnonzero(choice == k)
+        if k and chosen.size:
+            patches[chosen] = turn(patches[chosen], k, axes=(1, 2))

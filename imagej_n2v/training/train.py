@@ -31,6 +31,7 @@ from ..config import TrainConfig
 from ..config.durations import parse_duration
 from ..config.masks import mask_array
 from ..data.axes import choose
+from ..data.orientations import orientations
 from ..data.stack import PlaneStack
 from ..errors import InputError, Interrupted, OutputError
 from ..interrupt import stop_requests
@@ -38,7 +39,7 @@ from ..models.archive import export_archive
 from ..models.folder import PER_PLANE, write_metadata
 from .assessment import Assessment, assess_training
 from .history import write_history
-from .patches import TrainingPatches, sample_patches
+from .patches import TrainingPatches, augment, sample_patches
 from .resume import Resumable, find_resumable, incomplete_place, is_incomplete
 from .stopping import Ending, Pace, training_callbacks
 
@@ -300,6 +301,8 @@ def prepare(stacks: Sequence[PlaneStack], target: Path, config: TrainConfig, pac
         stacks, config.patch_size, config.patches, config.val_fraction, config.seed,
         config.keep_zero_columns, channels, on_survey,
     )
+    if config.augment:
+        augment(patches.train, orientations(np.array(mask_array(config.struct_mask)) if config.struct_mask else None), config.seed)
     if previous and previous.metadata.get("data", patches.summary()) != patches.summary():
         raise InputError(f"The interrupted training {previous.folder} was started on other images: "
                          f"resume it with the same inputs, or train again without --resume.")

@@ -159,3 +159,26 @@ def test_too_small_images_are_a_clear_error():
     one = PlaneStack(np.ones((8, 8), np.uint16), "YX")
     with pytest.raises(InputError, match="only 1 patch"):
         sample_patches([one], 8, 10, 0.1, 0)
+
+
+def test_orientations_keep_a_struct_mask_and_augment_turns_each_patch_to_one_of_them():
+    from imagej_n2v.config.masks import mask_array, normalize_mask
+    from imagej_n2v.data.orientations import orientations, turn, unturn
+    from imagej_n2v.training.patches import augment
+
+    assert orientations() == list(range(8))
+    rows = np.array(mask_array(normalize_mask("rows")))
+    assert orientations(rows) == [0, 2, 4, 6] and all(np.array_equal(turn(rows, k), rows) for k in orientations(rows))
+    plane = np.arange(12).reshape(3, 4)
+    assert len({turn(plane, k).tobytes() + bytes(turn(plane, k).shape) for k in range(8)}) == 8  # 8 different
+    assert all(np.array_equal(unturn(turn(plane, k), k), plane) for k in range(8))
+    patches = np.random.default_rng(0).random((400, SIZE, SIZE, 1)).astype(np.float32)
+    for allowed in (range(8), orientations(rows)):
+        turned = patches.copy()
+        augment(turned, allowed, seed=5)
+        found = [next(k for k in range(8) if np.array_equal(turn(p[..., 0], k), t[..., 0])) for p, t in zip(patches, turned)]
+        assert set(found) == set(allowed)  # every allowed orientation drawn, no other
+    first, again = patches.copy(), patches.copy()
+    augment(first, range(8), seed=5)
+    augment(again, range(8), seed=5)
+    np.testing.assert_array_equal(first, again)  # the same seed turns the same patches

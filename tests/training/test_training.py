@@ -133,3 +133,21 @@ def test_training_on_chosen_channels(channel_stack, tmp_path):
 def test_bad_settings_name_the_option(option, value, fragment):
     with pytest.raises(InputError, match=f"The option {option} .*{fragment}"):
         TrainConfig(**{option: value})
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_augment_turns_the_training_patches_and_leaves_validation_as_it_lies(dome_stack, tmp_path, augment):
+    import shutil as _shutil
+
+    from imagej_n2v.training.patches import sample_patches
+    from imagej_n2v.training.stopping import Pace
+    from imagej_n2v.training.train import prepare
+
+    config = TrainConfig(patch_size=16, patches=200, augment=augment, seed=3)
+    stacks = [PlaneStack(dome_stack.noisy, dome_stack.axes)]
+    run = prepare(stacks, tmp_path / "m", config, Pace(None), False, False, False, None)
+    _shutil.rmtree(run.staging)
+    plain = sample_patches(stacks, 16, 200, config.val_fraction, 3)
+    np.testing.assert_array_equal(run.patches.validation, plain.validation)
+    assert np.array_equal(run.patches.train, plain.train) != augment
+    assert sorted(run.patches.train.ravel()) == pytest.approx(sorted(plain.train.ravel()))  # the same pixels, turned
