@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SYSTEM_STAMP := $(VENV)/.system-packages
 INSTALL_STAMP := $(VENV)/.installed
-APT_PACKAGES := libij-java xvfb x11-utils openjdk-17-jdk-headless
+APT_PACKAGES := libij-java xvfb x11-utils xdotool openjdk-17-jdk-headless
 PYTEST_ARGS ?=
 
 .PHONY: setup demo test bench bench-precision bench-patience bench-quality clean

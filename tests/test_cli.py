@@ -170,3 +170,15 @@ def test_keep_zero_columns_trains_and_denoises_the_strips_too(input_files, tiny_
     strips = np.r_[0:DOME_STRIP, -DOME_STRIP:0]
     assert not outputs[False][..., strips].any()  # by default the strips stay zero
     assert outputs[True][..., strips].any()  # with the flag they went through the network too
+
+
+@pytest.mark.slow
+def test_training_says_what_it_does_after_the_last_epoch(input_files, tmp_path, capsys):
+    """No silent wait (issue 27, point 5): saving and the bioimage.io export, which can take a minute, are announced."""
+    options = [o for o in TINY_CLI if o != "--no-export"]
+    assert main(["train", str(input_files.dome), "--name", "said", "--model-dir", str(tmp_path), *options]) == 0
+    err = capsys.readouterr().err
+    last_epoch, saving, exporting = (err.find(words) for words in ("epoch 1/1", "Saving the model said",
+                                                                     "Exporting said as a bioimage.io archive"))
+    assert 0 <= last_epoch < saving < exporting < err.find("Model written to"), err
+    assert (tmp_path / "said" / "said.bioimage.io.zip").is_file()

@@ -180,6 +180,7 @@ VALID = {
     "struct_mask": st.sampled_from(["rows", "columns"]),
     "overwrite": st.booleans(),
     "resume": st.booleans(),
+    "inputs": st.sampled_from(["[/data/a.tif]", "[/data/a.tif;/data/more]", "[/my data/b.tiff ; /c]"]),
 }
 """Values each macro key accepts (every patch size here divides by 2**3, the deepest U-Net drawn)."""
 
@@ -215,7 +216,9 @@ def test_valid_option_strings_are_accepted_and_mean_what_they_say(command, data)
         meant = values.get(key, option.default)
         if key in ("frames", "channels") and key in values:
             meant = NUMBER_LISTS[meant]
-        got = getattr(built, key) if key in ("overwrite", "resume") else getattr(built.config, option.name)
+        if key == "inputs":
+            meant = tuple(p.strip() for p in meant.strip("[]").split(";") if p.strip())
+        got = getattr(built, key) if key in ("overwrite", "resume", "inputs") else getattr(built.config, option.name)
         assert got == meant, key
 
 

@@ -46,14 +46,17 @@ DEFAULT_PATIENCE = 15
 before it halves the learning rate, so the halved rate gets 5 epochs (README: how it was chosen)."""
 
 
-def setting(default: Any, help: str, *, key: str | None = None, dialog: bool = True, **bounds: Any) -> Any:
+def setting(default: Any, help: str, *, key: str | None = None, dialog: bool = True, hint: str | None = None,
+            dialog_default: Any = None, **bounds: Any) -> Any:
     """A settings field: its default, help text and bounds (``ge``, ``gt``, ``le``, ``lt``).
 
     ``key`` names the field in macros and dialogs where the field's own name is not the
     user's word; ``dialog=False`` keeps an expert setting out of the ImageJ dialog (macros
-    and the CLI still accept it).
+    and the CLI still accept it). ``hint`` is the few words shown beside a free-text field in
+    the dialog. ``dialog_default`` is what a new dialog offers where it differs from the
+    default (a macro without the key still gets the default: recorded lines name the value).
     """
-    extra = {"key": key, "dialog": dialog}
+    extra = {"key": key, "dialog": dialog, "hint": hint, "dialog_default": dialog_default}
     return Field(default, description=help, json_schema_extra={k: v for k, v in extra.items() if v is not None}, **bounds)
 
 
@@ -112,18 +115,20 @@ class TrainConfig(Settings):
     batch_size: int = setting(16, "pieces the network looks at in one step; lower it if memory runs out", ge=1)
     seed: int = setting(0, "starting number of the random draws: the same seed on the same data gives the same model")
     channels: Numbers = setting(None, "train on these channels only, 1-based as in ImageJ, e.g. 1,3 (default: all); "
-                                      "train one model per channel when their structures or noise differ")
+                                      "train one model per channel when their structures or noise differ",
+                                hint="blank = all")
     keep_zero_columns: bool = setting(False, "keep columns of zeros at the plane edges (left by some cameras or by "
                                              "registration); by default they are cut away so they teach nothing")
     time_limit: Optional[str] = setting(None, "end training cleanly within this time, e.g. 45s, 30m, 2h or 1h30m, "
                                               "keeping the best model so far (a number from Python: seconds; "
-                                              "default: no limit)")
+                                              "default: no limit)", hint="e.g. 30m or 2h; blank = none")
     patience: int = setting(DEFAULT_PATIENCE, "end training when the validation loss has not improved for this many "
                                               "epochs, keeping the best weights; raise it (up to epochs) if loss.png "
                                               "still falls at the end", ge=1)
     struct_mask: Optional[str] = setting(None, "structN2V, for noise correlated along rows or columns (stripes from a "
                                                "camera or scanner, which plain N2V keeps): rows, columns, or a custom "
-                                               "mask of 0 and 1 with odd sides, rows separated by ';' (default: none)")
+                                               "mask of 0 and 1 with odd sides, rows separated by ';' (default: none)",
+                                  hint="rows, columns or blank")
     augment: bool = setting(False, "show the network each training piece turned by quarter turns or mirrored, one "
                                    "of the 8 at random (as n2v's own training does), so it learns no preferred "
                                    "direction; with struct_mask only the ones that leave the mask as it is "
@@ -174,9 +179,10 @@ class DenoiseConfig(Settings):
     bit_depth: BitDepth = setting(
         "auto", "auto: 16-bit for 8/16-bit unsigned input, 32-bit float for float and signed input; "
                 "16: whole numbers 0..65535 in the input's units (refused if the values do not fit); 32: float")
-    frames: Numbers = setting(None, "time points to denoise, 1-based, e.g. 1-3,7 (default: all)")
-    channels: Numbers = setting(None, "channels to denoise, 1-based, e.g. 1,3; others are copied (default: all)")
-    precision: Precision = setting("fp32", _PRECISION_HELP)
+    frames: Numbers = setting(None, "time points to denoise, 1-based, e.g. 1-3,7 (default: all)", hint="e.g. 1-3,7; blank = all")
+    channels: Numbers = setting(None, "channels to denoise, 1-based, e.g. 1,3; others are copied (default: all)",
+                                hint="e.g. 1,3; blank = all")
+    precision: Precision = setting("fp32", _PRECISION_HELP + "; the ImageJ dialog offers auto", dialog_default="auto")
     batch_planes: int = setting(4, "planes sent to the network at once; lower it if memory runs out", ge=1)
     keep_zero_columns: bool = setting(False, "denoise columns of zeros at the plane edges too (by default they stay zero)")
     tile_size: Optional[int] = setting(None, "side in pixels of the square tiles that planes larger than it go "
@@ -208,6 +214,8 @@ class SettingField:
     help: str
     choices: tuple = ()
     dialog: bool = True
+    hint: str = ""  # beside the field in the ImageJ dialog
+    dialog_default: Any = None  # what a new dialog offers, where not the default
 
 
 def setting_fields(cls: type[Settings]) -> list[SettingField]:
@@ -219,7 +227,7 @@ def setting_fields(cls: type[Settings]) -> list[SettingField]:
         python_type = type(choices[0]) if choices else info.annotation
         kind = {bool: "bool", int: "int", float: "float"}.get(python_type, "text")
         found.append(SettingField(name, extra.get("key", name), kind, info.default, info.description or "",
-                                  choices, extra.get("dialog", True)))
+                                  choices, extra.get("dialog", True), extra.get("hint", ""), extra.get("dialog_default")))
     return found
 
 

@@ -400,6 +400,11 @@ def _cached_denoiser(folder: str, mtime: float, precision: str) -> Denoiser:
     return Denoiser(describe_model(folder), precision)
 
 
+def model_loads() -> int:
+    """How many times a model was loaded (not found warm) in this process: a batch of files loads it once."""
+    return _cached_denoiser.cache_info().misses
+
+
 def load_denoiser(model: str | Path, precision: str = "fp32") -> Denoiser:
     """A warm ``Denoiser`` for ``model``: loaded and traced once per session, reused after.
 

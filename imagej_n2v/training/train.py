@@ -38,6 +38,7 @@ from ..interrupt import stop_requests
 from ..models.archive import export_archive
 from ..models.folder import PER_PLANE, write_metadata
 from .assessment import Assessment, assess_training
+from .cost import record_pace
 from .history import write_history
 from .patches import TrainingPatches, augment, sample_patches
 from .resume import Resumable, find_resumable, incomplete_place, is_incomplete
@@ -226,6 +227,7 @@ def train_model(
     resume: bool = False,
     stop: threading.Event | None = None,
     started: float | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train a single-channel 2D N2V model on every plane of ``stacks``: the one entry of every front door.
 
@@ -252,6 +254,9 @@ def train_model(
     started
         When the time limit's budget began (``time.monotonic()``), if before this call: the
         command line counts reading the images in. By default, at this call.
+    on_stage
+        Told, in words, what is done after the last epoch (saving, the bioimage.io export, up
+        to a minute), so that no front door goes quiet; the words are logged too.
 
     Raises
     ------
@@ -264,7 +269,8 @@ def train_model(
     with stop_requests(stop) as stop:
         try:
             model = fit(run, on_epoch, stop)
-            archive = finish(run, model, export, overwrite)
+            record_pace(run.pace, run.config, run.precision)
+            archive = finish(run, model, export, overwrite, on_stage)
         except OSError as exc:  # a full disk or a vanished folder while saving weights or the history
             shutil.rmtree(run.staging, ignore_errors=True)
             reason = os.strerror(exc.errno) if exc.errno else type(exc).__name__
@@ -371,11 +377,18 @@ def _check_kept(run: TrainingRun) -> None:
         raise Interrupted(f"Training stopped before an epoch ended: {kept}.")
 
 
-def finish(run: TrainingRun, model, export: bool, overwrite: bool) -> Path | None:
+def finish(run: TrainingRun, model, export: bool, overwrite: bool,
+           on_stage: Callable[[str], None] | None = None) -> Path | None:
     """Step 3: write what a model folder holds beside the weights, then move it into place; returns the archive.
 
     A training the user stopped is kept too, marked incomplete, and ends in ``Interrupted``.
     """
+    def stage(text: str) -> None:
+        log.info(text)
+        if on_stage:
+            on_stage(text)
+
+    stage(f"Saving the model {run.target.name} with its history (history.csv, loss.png)...")
     # For n2v's own predict (and bioimage.io tools), record typical raw-unit statistics.
     mean = float(np.mean([n.mean for n in run.patches.normalizations]))
     std = float(np.mean([n.std for n in run.patches.normalizations]))
@@ -400,6 +413,8 @@ def finish(run: TrainingRun, model, export: bool, overwrite: bool) -> Path | Non
     })
     if run.interrupted:
         raise _keep_interrupted(run.staging, run.target, run.previous, done, epochs)
+    if export:
+        stage(f"Exporting {run.target.name} as a bioimage.io archive, for other tools (this can take a minute)...")
     archive = export_archive(model, run.staging, run.target.name, run.patches.example_plane) if export else None
     _move_into_place(run.staging, run.target, overwrite or run.previous is not None)
     if run.previous and run.previous.folder != run.target:

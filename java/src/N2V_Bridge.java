@@ -4,7 +4,7 @@ import ij.ImagePlus;
 import ij.ImageStack;
 import ij.Macro;
 import ij.WindowManager;
-import ij.gui.GenericDialog;
+import ij.gui.ImageWindow;
 import ij.gui.Overlay;
 import ij.gui.Roi;
 import ij.macro.Interpreter;
@@ -27,8 +27,14 @@ public class N2V_Bridge {
 
     /** Implemented in Python (imagej_n2v.imagej.bridge.commands) when Python started this JVM. */
     public interface Handler {
-        /** The command's dialog fields: see dialogSpec below for the format. */
+        /** The command's dialog fields: see N2V_Dialog.ask for the format. */
         String fields(String command);
+
+        /** Why the command cannot take this image (null: it can): asked before its dialog opens. */
+        String refusal(String command, ImagePlus image);
+
+        /** What the command's options will cost here, in words (the Train dialog's cost line). */
+        String cost(String command, String options);
 
         /** Runs a command on an image (null when none is open); returns null on success or the error sentence. */
         String run(String command, ImagePlus image, String options);
@@ -95,10 +101,13 @@ public class N2V_Bridge {
         String options = Macro.getOptions();
         ImagePlus image = WindowManager.getCurrentImage();
         Handler inJvm = handler;
-        boolean asked = options == null && image != null && dialogs && !batch();
+        // N2V Train needs no open image: its inputs field names TIFF files and folders
+        boolean asked = options == null && (image != null || command.equals("N2V Train")) && dialogs && !batch();
         try {
             if (asked) {
-                options = ask(command, inJvm != null ? inJvm.fields(command) : N2V_Worker.fields(command));
+                String spec = inJvm != null ? fields(inJvm, command, image) : N2V_Worker.fields(command, image);
+                options = N2V_Dialog.ask(command, spec, inJvm != null ? given -> inJvm.cost(command, given)
+                        : given -> N2V_Worker.cost(command, given));
                 if (options == null)
                     return; // cancelled
             }
@@ -106,72 +115,39 @@ public class N2V_Bridge {
                 options = "";
             if (inJvm == null) {
                 N2V_Worker.execute(command, image, options, asked);
-                return;
+            } else {
+                String error = inJvm.run(command, image, options);
+                if (error != null && error.length() > 0)
+                    throw new Failure(error);
             }
-            String error = inJvm.run(command, image, options);
-            if (error != null && error.length() > 0)
-                throw new Failure(error);
+            if (command.equals("N2V Train") && !batch())
+                N2V_Dialog.trained(options);
         } catch (Failure failure) {
             fail(command, failure.getMessage());
+        } finally {
+            if (asked && command.equals("N2V Train"))
+                giveBack(image);
         }
+    }
+
+    /** The dialog spec from the in-JVM handler, once it has said that it can take the image. */
+    private static String fields(Handler inJvm, String command, ImagePlus image) throws Failure {
+        String refusal = inJvm.refusal(command, image);
+        if (refusal != null && refusal.length() > 0)
+            throw new Failure(refusal);
+        return inJvm.fields(command);
     }
 
     /**
-     * Shows the command's dialog; returns its values as a macro options string, null if cancelled.
-     * The spec (imagej_n2v.imagej.bridge.options.dialog_spec) has one line per field,
-     * KIND TAB KEY TAB DEFAULT [TAB CHOICE...], KIND being text, path, int, float, bool or choice.
+     * Makes the user's image the current one again after training, whose loss plot window took its
+     * place: the next command (N2V Denoise from the menu) is meant for the image, not the plot.
      */
-    private static String ask(String command, String spec) {
-        String[][] fields = dialogSpec(spec);
-        GenericDialog dialog = new GenericDialog(command);
-        for (String[] field : fields) {
-            String kind = field[0], key = field[1], value = field[2];
-            if (kind.equals("text"))
-                dialog.addStringField(key, value, 40);
-            else if (kind.equals("path"))
-                dialog.addDirectoryField(key, value, 40);
-            else if (kind.equals("bool"))
-                dialog.addCheckbox(key, Boolean.parseBoolean(value));
-            else if (kind.equals("choice"))
-                dialog.addChoice(key, java.util.Arrays.copyOfRange(field, 3, field.length), value);
-            else
-                dialog.addNumericField(key, Double.parseDouble(value), kind.equals("int") ? 0 : decimals(value));
-        }
-        dialog.showDialog();
-        if (dialog.wasCanceled())
-            return null;
-        StringBuilder options = new StringBuilder();
-        for (String[] field : fields) {
-            String kind = field[0], key = field[1];
-            if (kind.equals("text") || kind.equals("path")) {
-                String value = dialog.getNextString().trim();
-                if (value.length() > 0)
-                    options.append(key).append("=[").append(value).append("] ");
-            } else if (kind.equals("bool")) {
-                if (dialog.getNextBoolean())
-                    options.append(key).append(' ');
-            } else if (kind.equals("choice")) {
-                options.append(key).append('=').append(dialog.getNextChoice()).append(' ');
-            } else {
-                double value = dialog.getNextNumber();
-                options.append(key).append('=').append(kind.equals("int") ? String.valueOf((long) value) : String.valueOf(value)).append(' ');
-            }
-        }
-        return options.toString();
-    }
-
-    static String[][] dialogSpec(String spec) {
-        String[] lines = spec.split("\n");
-        String[][] fields = new String[lines.length][];
-        for (int i = 0; i < lines.length; i++)
-            fields[i] = lines[i].split("\t", -1);
-        return fields;
-    }
-
-    /** Decimals to show for a default such as 0.0004, so that it does not read 0.000. */
-    private static int decimals(String value) {
-        int point = value.indexOf('.');
-        return point < 0 ? 0 : Math.min(6, Math.max(1, value.length() - point - 1));
+    private static void giveBack(ImagePlus image) {
+        ImageWindow window = image == null ? null : image.getWindow();
+        if (window == null || WindowManager.getCurrentWindow() == window)
+            return;
+        WindowManager.setCurrentWindow(window);
+        window.toFront();
     }
 
     /**

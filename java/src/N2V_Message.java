@@ -20,7 +20,7 @@ import java.util.Map;
  */
 final class N2V_Message {
     /** Changed whenever a message kind or key changes meaning; the worker's hello must match. */
-    static final int PROTOCOL = 1;
+    static final int PROTOCOL = 2;
     private static final int MAX_HEADER = 1 << 24;
 
     final String type;

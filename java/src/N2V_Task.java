@@ -30,12 +30,16 @@ final class N2V_Task {
 
     /** The request that starts the command: its options and the image's description. */
     N2V_Message request() {
-        N2V_Message request = new N2V_Message("execute").put("command", command).put("options", options);
+        return describe(new N2V_Message("execute").put("command", command).put("options", options), image);
+    }
+
+    /** {@code message} with the image's title, sizes and bit depth (nothing when image is null). */
+    static N2V_Message describe(N2V_Message message, ImagePlus image) {
         if (image != null)
-            request.put("title", image.getTitle()).put("width", image.getWidth()).put("height", image.getHeight())
+            message.put("title", image.getTitle()).put("width", image.getWidth()).put("height", image.getHeight())
                     .put("channels", image.getNChannels()).put("slices", image.getNSlices()).put("frames", image.getNFrames())
                     .put("planes", image.getStackSize()).put("bit_depth", image.getBitDepth());
-        return request;
+        return message;
     }
 
     /** The rest of the conversation, once the worker has the request. */

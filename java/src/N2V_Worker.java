@@ -49,14 +49,25 @@ final class N2V_Worker {
         drain.start();
     }
 
-    /** The dialog spec of a command, from the worker (started if needed). */
-    static String fields(String command) throws N2V_Bridge.Failure {
-        N2V_Worker worker = claim(command, new N2V_Message("fields").put("command", command));
+    /** The dialog spec of a command, from the worker (started if needed), which first checks that it can take the image. */
+    static String fields(String command, ImagePlus image) throws N2V_Bridge.Failure {
+        N2V_Worker worker = claim(command, N2V_Task.describe(new N2V_Message("fields").put("command", command), image));
         try {
             N2V_Message reply = worker.receive();
             if (reply.type.equals("failure"))
                 throw new N2V_Bridge.Failure(reply.get("error"));
             return reply.get("spec");
+        } finally {
+            release();
+        }
+    }
+
+    /** What the command's options will cost here, in words, from the worker (the Train dialog's cost line). */
+    static String cost(String command, String options) throws N2V_Bridge.Failure {
+        N2V_Worker worker = claim(command, new N2V_Message("cost").put("command", command).put("options", options));
+        try {
+            N2V_Message reply = worker.receive();
+            return reply.type.equals("failure") ? reply.get("error") : reply.get("text");
         } finally {
             release();
         }

@@ -57,7 +57,7 @@ def test_defaults_live_in_the_settings_class(command, macro_command, settings):
     shown = {line.split("\t")[1]: line.split("\t")[2] for line in dialog_spec(macro_command).split("\n")}
     for field in setting_fields(settings):
         if field.dialog and field.default is not None:
-            assert shown[field.key] == str(field.default)
+            assert shown[field.key] == str(field.default if field.dialog_default is None else field.dialog_default)
 
 
 def test_one_conversion_for_every_front_door():

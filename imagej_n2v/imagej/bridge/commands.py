@@ -105,18 +105,20 @@ def escape_stops(poll_seconds: float = 0.3) -> Iterator[threading.Event]:
 
 
 def train_on_image(image: Any, options: str) -> Path:
-    """Train a model on an ``ImagePlus`` with the options of ``N2V Train``; returns the model folder."""
+    """Train a model on an ``ImagePlus`` (None: only the files of the ``inputs`` option) with the options
+    of ``N2V Train``; returns the model folder."""
     with escape_stops() as stop:
-        return tasks.train(image_stack(image), str(image.getTitle()), options, _ImageJReporter(TRAIN), stop)
+        stack, title = (None, "") if image is None else (image_stack(image), str(image.getTitle()))
+        return tasks.train(stack, title, options, _ImageJReporter(TRAIN), stop)
 
 
 def run_command(command: str, image: Any, options: str, gateway: Any = None) -> None:
     """Run ``command`` on ``image`` (None when no image is open); raises N2VError for user problems."""
     if command not in (DENOISE, TRAIN):
         raise InputError(f"The command '{command}' is unknown: use {DENOISE} or {TRAIN}.")
-    if image is None:
+    if image is None and command == DENOISE:
         raise tasks.no_image()
-    image = as_imageplus(image, gateway)
+    image = None if image is None else as_imageplus(image, gateway)
     if command == DENOISE:
         result = denoise_image(image, options)
         if result is not None:
@@ -137,6 +139,19 @@ def install_handler(debug: bool = False, dialogs: bool = True, gateway: Any = No
         @JOverride
         def fields(self, command):
             return JString(dialog_spec(str(command)))
+
+        @JOverride
+        def refusal(self, command, image):
+            try:
+                if image is not None:
+                    image_stack(as_imageplus(image, gateway))
+                return None
+            except N2VError as exc:
+                return JString(str(exc))
+
+        @JOverride
+        def cost(self, command, options):
+            return JString(tasks.cost(str(options)))
 
         @JOverride
         def run(self, command, image, options):

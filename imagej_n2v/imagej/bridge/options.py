@@ -9,6 +9,7 @@ so a typo in a macro never silently runs with a default. No JVM is needed here.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -24,14 +25,13 @@ SETTINGS: dict[str, type[Settings]] = {DENOISE: DenoiseConfig, TRAIN: TrainConfi
 _OPTION = re.compile(r"([A-Za-z_][\w.]*)(?:=(?:\[([^\]]*)\]|(\S*)))?")
 _MODEL = SettingField("model", "model", "text", "", "the model: an n2v model folder or bioimage.io zip to denoise with, "
                                                     "or the folder a training writes")
+_INPUTS = SettingField("inputs", "inputs", "text", "", "train on these TIFF files, or on every TIFF in these folders, "
+                       "too, separated by ';' (the command line's inputs, with its checks); with no image open, "
+                       "on these only", hint="folder or files; blank = none")
 _TRAIN_FLAGS = (
     SettingField("overwrite", "overwrite", "bool", False, "replace an existing model of that name"),
     SettingField("resume", "resume", "bool", False, "continue an interrupted training of this model"),
 )
-
-
-_last_used: dict[str, dict[str, object]] = {}
-"""Per command, the values of its last successful parse: the dialog offers them next time."""
 
 
 @dataclass
@@ -42,6 +42,7 @@ class CommandOptions:
     config: DenoiseConfig | TrainConfig
     overwrite: bool = False
     resume: bool = False
+    inputs: tuple[str, ...] = ()  # training: TIFF files and folders besides the current image
 
 
 def command_options(command: str) -> list[SettingField]:
@@ -49,7 +50,9 @@ def command_options(command: str) -> list[SettingField]:
     settings = SETTINGS.get(command)
     if settings is None:
         raise InputError(f"The command '{command}' is unknown: use {DENOISE} or {TRAIN}.")
-    return [_MODEL, *setting_fields(settings), *(_TRAIN_FLAGS if command == TRAIN else ())]
+    if command == TRAIN:
+        return [_MODEL, _INPUTS, *setting_fields(settings), *_TRAIN_FLAGS]
+    return [_MODEL, *setting_fields(settings)]
 
 
 def _as_text(value: Any) -> str:
@@ -62,22 +65,47 @@ def _as_text(value: Any) -> str:
 
 
 def dialog_spec(command: str) -> str:
-    """The command's dialog for the jar to show: one line per field, ``KIND<TAB>KEY<TAB>DEFAULT[<TAB>CHOICE...]``.
+    """The command's dialog for the jar to show (``N2V_Dialog.ask``): one line per field, then its help.
 
-    KIND is text, path (a text field with a Browse button), int, float, bool or choice (the
-    choices follow the default). The key is the field's label and its macro key, so the Recorder
-    records a ``run(...)`` line that ``build_options`` parses. Expert settings (``dialog=False``)
-    are left out of the dialog but accepted in macros. A field's default is the value last used
-    in this session, else the settings' default.
+    A field is ``KIND<TAB>KEY<TAB>DEFAULT<TAB>HINT[<TAB>CHOICE...]``: KIND is text, path (a text
+    field with a Browse button), int, float, bool, flag (a checkbox the dialog never remembers:
+    overwrite, resume) or choice (the choices follow the hint). The key is the field's label and
+    its macro key, so the Recorder records a ``run(...)`` line that ``build_options`` parses.
+    Expert settings (``dialog=False``) are left out of the dialog but accepted in macros. The
+    last line, ``help<TAB><TAB>HTML``, is the Help button's page; before it, for training, ``cost``
+    (``cost<TAB><TAB>``) marks the line that says what the settings will cost here. The jar offers the values last
+    used in a dialog instead of these defaults.
     """
-    last = _last_used.get(command, {})
     lines = []
     for o in command_options(command):
         if o.dialog:
-            kind = "path" if o is _MODEL else "choice" if o.choices else o.kind
-            values = [kind, o.key, _as_text(last.get(o.key, o.default)), *(str(c) for c in o.choices)]
-            lines.append("\t".join(values))
+            kind = "path" if o is _MODEL else "flag" if o in _TRAIN_FLAGS else "choice" if o.choices else o.kind
+            default = o.default if o.dialog_default is None else o.dialog_default
+            lines.append("\t".join([kind, o.key, _as_text(default), o.hint, *(str(c) for c in o.choices)]))
+    if command == TRAIN:
+        lines.append("cost\t\t")  # what the settings will cost here, asked as they change (``tasks.cost``)
+    lines.append("\t".join(["help", "", dialog_help(command)]))
     return "\n".join(lines)
+
+
+def dialog_help(command: str) -> str:
+    """The Help button's page: every setting's help text (those of ``--help`` and the README tables), as HTML."""
+    def default(o: SettingField) -> str:
+        shown = o.default not in (None, "", False) and "default" not in o.help
+        return f" (default: {html.escape(_as_text(o.default), quote=False)})" if shown else ""
+
+    def rows(fields: list[SettingField]) -> str:
+        return "".join(f"<tr><td valign=top><b>{o.key}</b></td><td>{html.escape(o.help, quote=False)}{default(o)}</td></tr>"
+                       for o in fields)
+
+    shown = [o for o in command_options(command) if o.dialog]
+    expert = [o for o in command_options(command) if not o.dialog]
+    page = f"<html><h2>{command}</h2><table>{rows(shown)}</table>"
+    if expert:
+        page += f"<p>Also accepted in macros, as key=value:</p><table>{rows(expert)}</table>"
+    page += ("<p>The dialog offers the values you used last; a macro gets only the values it names, "
+             "the defaults for the rest. Plugins &gt; Macros &gt; Record... writes the line that repeats a run.</p></html>")
+    return " ".join(page.split())
 
 
 def parse_option_string(text: str) -> dict[str, str | None]:
@@ -117,11 +145,11 @@ def _raw_value(command: str, option: SettingField, raw: str | None) -> Any:
     return raw
 
 
-def build_options(command: str, text: str, image_channels: int = 1) -> CommandOptions:
+def build_options(command: str, text: str, image_channels: int | None = 1) -> CommandOptions:
     """Parse ``text`` for ``command`` into a validated settings object.
 
     ``image_channels`` is the current image's channel count, against which a training
-    ``channels`` list such as ``1,3`` is checked.
+    ``channels`` list such as ``1,3`` is checked (None: not checked).
     """
     accepted = {o.key: o for o in command_options(command)}
     values: dict[str, Any] = {}
@@ -135,9 +163,8 @@ def build_options(command: str, text: str, image_channels: int = 1) -> CommandOp
         what = "the model folder to create" if command == TRAIN else "an n2v model folder or bioimage.io zip"
         raise InputError(f"The {command} option model is missing: add model=[path of {what}].")
     flags = {flag.name: bool(values.pop(flag.name, False)) for flag in _TRAIN_FLAGS}
+    inputs = tuple(part.strip() for part in str(values.pop("inputs", None) or "").split(";") if part.strip())
     config = SETTINGS[command](**values)
-    if command == TRAIN:
+    if command == TRAIN and image_channels is not None:
         choose(config.channels, image_channels, "channel")
-    keys = {o.name: o.key for o in accepted.values()}
-    _last_used[command] = {"model": model, **{keys[name]: getattr(config, name) for name in values}, **flags}
-    return CommandOptions(model, config, **flags)
+    return CommandOptions(model, config, **flags, inputs=inputs)

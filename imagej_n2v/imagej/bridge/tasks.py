@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
+from ...config.durations import format_duration
 from ...data.stack import PlaneStack
 from ...errors import InputError
 from .options import DENOISE, TRAIN, build_options
@@ -57,10 +59,15 @@ def denoise(stack: PlaneStack, title: str, options: str, report: Reporter) -> De
     """Start denoising ``stack`` (an image called ``title``) with the options of N2V Denoise."""
     from ...denoising.check import check_image
     from ...denoising.commands import denoise_stack, plan_output
-    from ...denoising.inference import load_denoiser
+    from ...denoising.inference import load_denoiser, model_loads
 
     chosen = build_options(DENOISE, options)
+    report.progress(0, 1, f"{DENOISE}: loading the model {Path(chosen.model).name}...")
+    loads, started = model_loads(), time.monotonic()
     denoiser = load_denoiser(chosen.model, chosen.config.precision)
+    if model_loads() > loads:
+        report.log(f"{DENOISE}: loaded the model {chosen.model} in {time.monotonic() - started:.1f} s; "
+                   f"it stays loaded for the next images")
     if chosen.config.check == "only":
         plan = plan_output(stack, chosen.config)
         check = check_image(denoiser, stack, plan.frames, plan.channels, chosen.config.keep_zero_columns, budget=False)
@@ -68,8 +75,7 @@ def denoise(stack: PlaneStack, title: str, options: str, report: Reporter) -> De
         report.progress(1, 1, f"{DENOISE}: {'WARNING: ' if check.warning else ''}{check.message()}")
         return Denoised(None, None, title, "")
     planes = plan_output(stack, chosen.config).count
-    result = denoise_stack(denoiser, stack, chosen.config,
-                           lambda done, total: report.progress(done, total, f"{DENOISE}: plane {done}/{total}"),
+    result = denoise_stack(denoiser, stack, chosen.config, _plane_progress(report),
                            on_tile=lambda plane, done, total: report.progress(
                                done, total, f"{DENOISE}: plane {plane}/{planes}, tile {done}/{total}"))
     result_title = output_title(title)
@@ -86,6 +92,29 @@ def _report_check(check, report: Reporter) -> None:
         report.progress(0, 1, f"{DENOISE}: WARNING: {check.verdict.sentence()}")
     else:
         report.log(f"{DENOISE}: {check.message()}")
+
+
+def cost(options: str) -> str:
+    """The Train dialog's cost line for its current values, or what is wrong with them, in one sentence."""
+    from ...training.cost import describe_cost
+
+    try:  # the model's name does not change the cost: a dialog whose model field is still empty has one
+        return describe_cost(build_options(TRAIN, f"model=[-] {options}", image_channels=None).config)
+    except InputError as exc:
+        return str(exc)
+
+
+def _plane_progress(report: Reporter) -> Callable[[int, int], None]:
+    """The progress bar plane by plane, and in the status line the estimate of the rest at the pace so far."""
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        left = ""
+        if 0 < done < total:
+            left = f", about {format_duration((time.monotonic() - started) / done * (total - done))} left"
+        report.progress(done, total, f"{DENOISE}: plane {done}/{total}{left}")
+
+    return progress
 
 
 class _LogWarnings(logging.Handler):
@@ -111,16 +140,22 @@ def _then(planes: Iterator[np.ndarray], report: Reporter, text: str) -> Iterator
     report.log(text)
 
 
-def train(stack: PlaneStack, title: str, options: str, report: Reporter, stop: threading.Event) -> Path:
-    """Train a model on ``stack`` with the options of N2V Train; returns the model folder.
+def train(stack: PlaneStack | None, title: str, options: str, report: Reporter, stop: threading.Event) -> Path:
+    """Train a model on ``stack`` (the current image; None when none is open) and the files of the
+    ``inputs`` option, with the options of N2V Train; returns the model folder.
 
     ``stop`` (Esc in ImageJ, or the worker's stdin closing) stops training after the current
     step; the model so far is kept and ``errors.Interrupted`` says where.
     """
+    from ...data.tiff_io import find_tiffs, read_image
     from ...training.stopping import describe_remaining
     from ...training.train import train_model
 
-    chosen = build_options(TRAIN, options, stack.channels)
+    chosen = build_options(TRAIN, options, stack.channels if stack is not None else 1)
+    files = find_tiffs(chosen.inputs)  # the command line's reading and checks
+    stacks = ([stack] if stack is not None else []) + [read_image(path).stack for path in files]
+    if not stacks:
+        raise no_image()
 
     def on_epoch(epoch: int, epochs: int, logs: dict, seconds: float) -> None:
         loss, val_loss = logs.get("loss", float("nan")), logs.get("val_loss", float("nan"))
@@ -133,9 +168,15 @@ def train(stack: PlaneStack, title: str, options: str, report: Reporter, stop: t
     def on_survey(done: int, total: int) -> None:
         report.progress(done, total, f"{TRAIN}: reading plane {done}/{total}")
 
-    report.log(f"{TRAIN}: training {chosen.model} on '{title}' ({len(stack)} planes); press Esc to stop.")
-    result = train_model([stack], chosen.model, chosen.config, overwrite=chosen.overwrite, on_epoch=on_epoch,
-                         on_survey=on_survey, resume=chosen.resume, stop=stop)
+    def on_stage(text: str) -> None:
+        report.log(f"{TRAIN}: {text}")
+        report.progress(1, 1, f"{TRAIN}: {text}")
+
+    named = ([f"'{title}'"] if stack is not None else []) + [path.name for path in files]
+    report.log(f"{TRAIN}: training {chosen.model} on {', '.join(named)} ({sum(len(s) for s in stacks)} planes); "
+               f"press Esc to stop.")
+    result = train_model(stacks, chosen.model, chosen.config, overwrite=chosen.overwrite, on_epoch=on_epoch,
+                         on_survey=on_survey, resume=chosen.resume, stop=stop, on_stage=on_stage)
     if result.ending:
         report.log(f"{TRAIN}: training ended early because {result.ending.text}; the best epoch, "
                    f"{result.ending.best_epoch}, is kept.")

@@ -16,6 +16,7 @@ The message kinds follow Appose's worker protocol (github.com/apposed/appose):
 worker -> ImageJ
     hello        first, once: ``protocol``, ``version`` (imagej-n2v), ``python``
     fields       the dialog of ``command``, ``spec`` (see ``bridge.options.dialog_spec``)
+    cost         ``text``: what the options of a ``cost`` request will cost here, in words
     read         asks for input plane ``index`` (1-based stack index, as ImageJ counts)
     plane        the next output plane, in ImageJ's order
     update       ``current``/``maximum`` for the progress bar, ``message`` for the status line
@@ -25,7 +26,10 @@ worker -> ImageJ
                  comma-separated; empty for all) and ``info`` of a denoised image, or ``model``
     failure      the command failed: ``error`` is the one sentence for the user
 ImageJ -> worker
-    fields       ``command``: which dialog to describe
+    fields       ``command``: which dialog to describe, with the image's description (as in
+                 ``execute``) when one is open: an image the command cannot take is refused
+                 (``failure``) before the dialog opens
+    cost         ``command``, ``options``: the Train dialog's values as they change
     execute      ``command``, ``options`` (the macro options string), the image's ``title``,
                  ``width``, ``height``, ``channels``, ``slices``, ``frames`` and ``bit_depth``
     plane        the answer to ``read``: ``index`` and the pixels
@@ -42,7 +46,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-PROTOCOL = 1
+PROTOCOL = 2
 """Raised whenever a message kind or key changes meaning; the jar checks it in ``hello``."""
 
 DTYPES = {"uint8": np.dtype("<u1"), "uint16": np.dtype("<u2"), "float32": np.dtype("<f4")}

@@ -82,6 +82,8 @@ class Connection:
                     self.stop.set()
                 elif message.type == "fields":  # answered here: the main thread may be importing TensorFlow
                     self._answer_fields(message)
+                elif message.type == "cost":
+                    self.send(Message("cost", {"text": tasks.cost(message.get("options"))}))
                 else:
                     self.requests.put(message)
         except (ProtocolError, OSError) as exc:
@@ -91,7 +93,10 @@ class Connection:
         self._close()
 
     def _answer_fields(self, message: Message) -> None:
+        """The dialog of ``message``'s command, or the sentence that refuses its image before the dialog opens."""
         try:
+            if "width" in message.values:
+                image_dtype(message)
             self.send(Message("fields", {"spec": dialog_spec(message["command"])}))
         except N2VError as exc:
             self.send(Message("failure", {"error": str(exc)}))
@@ -103,13 +108,18 @@ class Connection:
         self.requests.put(None)
 
 
+def image_dtype(request: Message) -> np.dtype:
+    """The pixel type of the image a request describes; refuses one N2V cannot take (RGB, sizes that disagree)."""
+    return plane_dtype(request["title"], request.number("bit_depth"), request.number("channels"),
+                       request.number("slices"), request.number("frames"), request.number("planes"))
+
+
 class RemotePlanes:
     """A TZCYX array-like whose planes stay in ImageJ until the core reads them (one at a time)."""
 
     def __init__(self, connection: Connection, request: Message):
         channels, slices, frames = (request.number(k) for k in ("channels", "slices", "frames"))
-        self.dtype = plane_dtype(request["title"], request.number("bit_depth"), channels, slices, frames,
-                                 request.number("planes"))
+        self.dtype = image_dtype(request)
         self.shape = (frames, slices, channels, request.number("height"), request.number("width"))
         self.ndim = 5
         self._connection = connection
@@ -160,11 +170,11 @@ def execute(connection: Connection, request: Message) -> Message:
     command, title, options = request["command"], request.get("title"), request.get("options")
     if command not in (DENOISE, TRAIN):
         raise InputError(f"The command '{command}' is unknown: use {DENOISE} or {TRAIN}.")
-    if "width" not in request.values:
-        raise tasks.no_image()
-    stack = PlaneStack(RemotePlanes(connection, request), "TZCYX")
+    stack = PlaneStack(RemotePlanes(connection, request), "TZCYX") if "width" in request.values else None
     report = _Reporter(connection)
     if command == DENOISE:
+        if stack is None:
+            raise tasks.no_image()
         denoised = tasks.denoise(stack, title, options, report)
         if denoised.planes is None:  # check=only: the verdict went to the Log; no image
             return Message("completion", {})

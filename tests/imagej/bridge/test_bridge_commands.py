@@ -274,13 +274,16 @@ def test_fiji_runs_the_commands(imagej, tmp_path):
 @pytest.mark.slow
 def test_menu_use_records_a_run_line_that_replays(macro, tiny_model):
     """Plugins > N2V > N2V Denoise with the Recorder on: the dialog (closed unanswered here, so it
-    keeps the values last used) is recorded as a run(...) line, and that line works in a macro."""
+    keeps the values an earlier dialog left in ImageJ's Prefs) is recorded as a run(...) line with
+    every value, and that line works in a macro."""
     import time
 
     from jpype import JClass
 
-    first = macro(f'newImage("first", "16-bit ramp", 32, 32, 1); run("N2V Denoise", "model=[{tiny_model}] bit_depth=32");')
-    assert not first.failed, first.error
+    Prefs = JClass("ij.Prefs")
+    remembered = {"n2v.denoise.model": str(tiny_model), "n2v.denoise.bit_depth": "32"}
+    for key, value in remembered.items():
+        Prefs.set(key, value)
     image = JClass("ij.IJ").createImage("menu", "16-bit ramp", 32, 32, 1)
     image.show()
     Recorder = JClass("ij.plugin.frame.Recorder")
@@ -296,8 +299,10 @@ def test_menu_use_records_a_run_line_that_replays(macro, tiny_model):
     finally:
         bridge.setDialogs(False)
         recorder.close()
+        for key in remembered:
+            Prefs.set(key, None)
     assert recorded.startswith('run("N2V Denoise", "model=') and str(tiny_model) in recorded
-    assert "bit_depth=32" in recorded
+    assert "bit_depth=32" in recorded and "frames=[]" in recorded and "precision=auto" in recorded
     replay = macro(f'setBatchMode(true); newImage("again", "16-bit ramp", 32, 32, 1); {recorded} print(getTitle() + " " + bitDepth());')
     assert not replay.failed, replay.error
     assert "again_denoised 32" in replay.log

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
-from imagej_n2v.config import DenoiseConfig, TrainConfig
+from imagej_n2v.config import DenoiseConfig, TrainConfig, setting_fields
 from imagej_n2v.errors import InputError
 from imagej_n2v.imagej.bridge.options import (
     DENOISE,
@@ -35,8 +37,14 @@ def test_train_options_use_the_config_defaults_and_the_users_words():
 
 
 def _fields(command: str) -> dict[str, list[str]]:
-    """The dialog spec as {key: [kind, default, choices...]}, in the dialog's order."""
-    return {line.split("\t")[1]: [line.split("\t")[0], *line.split("\t")[2:]] for line in dialog_spec(command).split("\n")}
+    """The dialog spec's fields as {key: [kind, default, choices...]}, in the dialog's order (hints and help left out)."""
+    lines = [line.split("\t") for line in dialog_spec(command).split("\n")]
+    return {kind_key_default[1]: [kind_key_default[0], kind_key_default[2], *rest]
+            for *kind_key_default, _hint, rest in ((*line[:4], line[4:]) for line in lines if line[0] not in ("help", "cost"))}
+
+
+def _hints(command: str) -> dict[str, str]:
+    return {line.split("\t")[1]: line.split("\t")[3] for line in dialog_spec(command).split("\n") if not line.startswith(("help", "cost"))}
 
 
 def test_train_options_end_training_by_time_or_patience_and_choose_a_mask():
@@ -49,21 +57,32 @@ def test_train_options_end_training_by_time_or_patience_and_choose_a_mask():
 def test_train_resume_is_a_checkbox_that_defaults_to_off():
     assert build_options(TRAIN, "model=/m resume").resume
     assert not build_options(TRAIN, "model=/m").resume
-    assert _fields(TRAIN)["resume"] == ["bool", "False"]
+    assert _fields(TRAIN)["resume"] == ["flag", "False"]  # a checkbox the dialog never remembers
 
 
-def test_dialog_defaults_come_from_the_config_classes(monkeypatch):
-    from imagej_n2v.imagej.bridge import options
-
-    monkeypatch.setattr(options, "_last_used", {})  # nothing used yet in this session
+def test_dialog_defaults_come_from_the_config_classes():
     denoise = _fields(DENOISE)
     assert denoise["bit_depth"] == ["choice", str(DenoiseConfig().bit_depth), "auto", "16", "32"]
     assert denoise["model"] == ["path", ""]
-    assert denoise["precision"] == ["choice", "fp32", "fp32", "bf16", "fp16", "auto"]
+    # the dialog offers auto (its help says what it changes); a macro without the key still gets fp32
+    assert denoise["precision"] == ["choice", "auto", "fp32", "bf16", "fp16", "auto"]
+    assert build_options(DENOISE, "model=/m").config.precision == "fp32"
     train = _fields(TRAIN)
     assert train["epochs"] == ["int", str(TrainConfig().epochs)]
     assert train["validation"] == ["float", str(TrainConfig().val_fraction)]
-    assert train["overwrite"][0] == "bool" and list(train)[0] == "model"
+    assert train["overwrite"][0] == "flag" and list(train)[0] == "model"
+
+
+def test_free_text_fields_have_hints_and_the_help_page_has_every_settings_help():
+    assert _hints(TRAIN)["time_limit"].startswith("e.g. 30m") and _hints(TRAIN)["channels"] == "blank = all"
+    assert "blank = all" in _hints(DENOISE)["channels"] and _hints(DENOISE)["model"] == ""
+    for command, settings in ((DENOISE, DenoiseConfig), (TRAIN, TrainConfig)):
+        kind, _, page = dialog_spec(command).split("\n")[-1].split("\t")
+        assert kind == "help" and page.startswith("<html>") and "\t" not in page
+        for field in setting_fields(settings):  # the texts of --help and the README tables
+            assert html.escape(" ".join(field.help.split()), quote=False) in page, field.name
+    assert "small fraction of the noise" in dialog_spec(DENOISE)
+    assert dialog_spec(TRAIN).split("\n")[-2] == "cost\t\t" and "cost" not in dialog_spec(DENOISE).split("\t")
 
 
 @pytest.mark.parametrize("command, options, words", [
@@ -84,13 +103,3 @@ def test_bad_options_are_one_sentence_naming_the_option(command, options, words)
         build_options(command, options, image_channels=2)
     message = str(raised.value)
     assert message.endswith(".") and "\n" not in message
-
-
-def test_dialog_offers_the_values_last_used(monkeypatch):
-    from imagej_n2v.imagej.bridge import options
-
-    monkeypatch.setattr(options, "_last_used", {})
-    build_options(DENOISE, "model=[/my models/a] bit_depth=32")
-    shown = _fields(DENOISE)
-    assert shown["model"][1] == "/my models/a" and shown["bit_depth"][1] == "32"  # one of the choices
-    assert shown["batch_planes"][1] == str(DenoiseConfig().batch_planes)

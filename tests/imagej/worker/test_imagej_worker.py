@@ -128,6 +128,7 @@ def test_example_macros_give_the_clis_bytes(imagej, input_files, tmp_path):
     trained = imagej.batch(MACROS / "train_dome.ijm",
                            _args(input=input_files.dome, model=model, epochs=1, steps=5, patch_size=32, patches=100))
     assert "N2V Train: epoch 1/1" in trained.stdout, trained.stderr
+    assert "N2V Train: Exporting domes as a bioimage.io archive" in trained.stdout  # no silent wait after the last epoch
     assert (model / "config.json").is_file() and (model / "history.csv").is_file()
 
     ours = tmp_path / "one.tif"
@@ -259,6 +260,19 @@ def test_an_error_ends_the_batch_run_with_its_sentence(imagej, tmp_path):
     assert "before" in run.stdout and "after" not in run.stdout
     assert "N2V Denoise: The N2V Denoise option 'colour' is unknown" in run.stderr
     assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_training_on_files_has_the_command_lines_checks(imagej, tmp_path):
+    """Issue 27, point 6: N2V Train's inputs (files, folders of TIFFs) are read as the command line reads them."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "cells.czi").write_bytes(b"not read here")
+    macro = tmp_path / "files.ijm"
+    macro.write_text(f'run("N2V Train", "model=[{tmp_path / "m"}] inputs=[{empty}]"); print("after");\n')
+    run = imagej.batch(macro)
+    assert f"N2V Train: The folder {empty} contains no TIFF files (.tif or .tiff); cells.czi only Bio-Formats reads" \
+        in run.stderr, run.stderr
+    assert "after" not in run.stdout and not (tmp_path / "m").exists()
 
 
 def test_a_worker_of_another_version_is_one_sentence(imagej, tmp_path):

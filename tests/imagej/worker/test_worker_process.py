@@ -96,6 +96,23 @@ def test_dialog_fields_come_from_the_settings(worker):
     assert reply.type == "fields" and reply["spec"].startswith("path\tmodel\t")
 
 
+def test_the_train_dialogs_cost_line_follows_its_values(worker):
+    worker.send(Message("cost", {"command": "N2V Train", "options": "epochs=2 steps=10 time_limit=30m"}))
+    reply = worker.receive()
+    assert reply.type == "cost" and reply["text"].startswith(("Cost: about", "What this costs here")), reply.values
+    worker.send(Message("cost", {"command": "N2V Train", "options": "epochs=0"}))
+    assert "epochs must be at least 1" in worker.receive()["text"]  # said at once, while the dialog is open
+
+
+def test_an_image_the_command_cannot_take_is_refused_before_its_dialog(worker):
+    image = {"title": "colour", "width": "8", "height": "8", "channels": "1", "slices": "1", "frames": "1", "planes": "1"}
+    worker.send(Message("fields", {"command": "N2V Train", **image, "bit_depth": "24"}))
+    reply = worker.receive()
+    assert reply.type == "failure" and "The image 'colour' is 24-bit RGB" in reply["error"]
+    worker.send(Message("fields", {"command": "N2V Train", **image, "bit_depth": "16"}))
+    assert worker.receive().type == "fields"
+
+
 @pytest.mark.slow
 def test_denoise_gives_the_apis_planes_bit_for_bit(worker, tiny_model, dome_stack):
     planes, others, done = worker.execute("N2V Denoise", _tzcyx(dome_stack), f"model=[{tiny_model}]")
@@ -106,6 +123,10 @@ def test_denoise_gives_the_apis_planes_bit_for_bit(worker, tiny_model, dome_stac
     assert np.array_equal(np.stack(planes).reshape(expected.shape), expected)
     updates = [m for m in others if m.type == "update"]
     assert updates[-1]["current"] == updates[-1]["maximum"] == str(len(planes))
+    # ImageJ's progress bar plane by plane, the estimate of the rest in the status line (issue 27, point 5)
+    assert [int(m["current"]) for m in updates if m["current"] != "0"] == list(range(1, len(planes) + 1))
+    under_way = [m["message"] for m in updates if 0 < int(m["current"]) < len(planes)]
+    assert under_way and all(" left" in text for text in under_way), under_way
     assert any(m.type == "log" and "dome_denoised" in m["message"] for m in others)
 
 
