@@ -35,13 +35,14 @@ def _add_settings(parser: argparse.ArgumentParser, settings: type) -> None:
     from .config import setting_fields
 
     for field in setting_fields(settings):
-        flag = "--" + field.name.replace("_", "-")
         if field.kind == "bool":
-            parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=field.help)
+            parser.add_argument(field.option, dest=field.name, action="store_true", default=argparse.SUPPRESS,
+                                help=field.help)
             continue
         shown = "" if field.default is None else f" (default: {field.default})"
         metavar = "{" + ",".join(map(str, field.choices)) + "}" if field.choices else field.name.upper()
-        parser.add_argument(flag, default=argparse.SUPPRESS, metavar=metavar, help=field.help + shown)
+        parser.add_argument(field.option, dest=field.name, default=argparse.SUPPRESS, metavar=metavar,
+                            help=field.help + shown)
 
 
 def _settings(args: argparse.Namespace, settings: type):
@@ -53,7 +54,8 @@ def _add_train(subparsers) -> None:
     from .config import TrainConfig
 
     p = subparsers.add_parser("train", help="train an N2V model on the planes of noisy stacks",
-                              description="Train a 2D N2V model on every plane (frame, slice, channel) of the inputs.")
+                              description="Train a 2D N2V model on every plane (frame, slice, channel) of the inputs, "
+                                          "or with --3d a 3D model on every z-stack (frame, channel).")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="TIFF files or folders (all TIFFs inside)")
     p.add_argument("--axes", help="axes of plain TIFFs, e.g. TZYX (ImageJ hyperstacks bring their own)")
     p.add_argument("--name", required=True, help="model name: the model folder is MODEL_DIR/NAME")
@@ -361,10 +363,12 @@ def _counted(planes: Iterable, bar) -> Iterator:
 def _denoise_on_cluster(args, config, paths: Sequence[Path]) -> int:
     """The same outputs as ``_run_denoise``, computed by Dask workers (see ``distributed``)."""
     from .cluster.distributed import ClusterRun, connect, plan_file
+    from .models.folder import describe_model
 
+    three_d = describe_model(args.model).three_d
     with connect(args.scheduler or args.workers) as client:
         output = Path(args.output) if args.output else None
-        jobs = [plan_file(path, args.axes, config, output, args.overwrite, args.task_planes) for path in paths]
+        jobs = [plan_file(path, args.axes, config, output, args.overwrite, args.task_planes, three_d) for path in paths]
         with _progress_bar(sum(job.n_planes for job in jobs), "denoising", "plane") as bar:
             run = ClusterRun(client, args.model, config, jobs, args.overwrite,
                              progress=lambda done, total: bar.update(done - bar.n))

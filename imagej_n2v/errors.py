@@ -38,6 +38,10 @@ class OutputError(N2VError):
     """An output cannot be written: it exists already, or the folder is not writable or full."""
 
 
+class TrainingError(N2VError):
+    """Training failed on its own terms: the loss became NaN before any epoch gave a model to keep."""
+
+
 class DependencyError(N2VError):
     """The installed TensorFlow/n2v stack is not the tested one, or Java/ImageJ is missing."""
 

@@ -153,3 +153,26 @@ def tiny_model(tmp_path_factory, dome_stack) -> Path:
 
     folder = tmp_path_factory.mktemp("tiny") / "tiny"
     return train_model([PlaneStack(dome_stack.noisy, dome_stack.axes)], folder, TrainConfig(**TINY_TRAINING)).model_folder
+
+
+TINY_3D_TRAINING = dict(three_d=True, patch_depth=4, patch_size=16, patches=40, epochs=1, steps=4, batch_size=4,
+                        unet_kernel=3, unet_n_first=8)
+"""The smallest 3D training that writes a complete model: for plumbing tests, not for quality."""
+
+
+@pytest.fixture(scope="session")
+def volume_stack() -> SyntheticStack:
+    """A TZCYX uint16 z-stack: 2 frames, 8 slices, 2 channels 10x apart, 32x32, zero strips of 3 columns."""
+    return make_stack(frames=2, slices=8, channels=2, height=32, width=32, strip=3, brightness=(300.0, 3000.0), seed=3)
+
+
+@pytest.fixture(scope="session")
+def tiny_3d_model(tmp_path_factory, volume_stack) -> Path:
+    """A complete 3D model folder with its bioimage.io zip, trained in seconds (read-only for tests)."""
+    from imagej_n2v.config import TrainConfig
+    from imagej_n2v.data.stack import PlaneStack
+    from imagej_n2v.training.train import train_model
+
+    folder = tmp_path_factory.mktemp("tiny3d") / "tiny3d"
+    return train_model([PlaneStack(volume_stack.noisy, volume_stack.axes)], folder,
+                       TrainConfig(**TINY_3D_TRAINING)).model_folder

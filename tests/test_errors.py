@@ -250,7 +250,7 @@ def _damage(folder: Path, how: str) -> None:
     ("no_config", ["has no config.json"]),
     ("bad_config", ["config.json cannot be read"]),
     ("cut_weights", ["weights_best.h5 is damaged"]),
-    ("zyx_model", ["is a ZYX model", "2D single-channel models"]),
+    ("zyx_model", ["is not a valid n2v configuration", "train the model again"]),  # ZYX axes in a 2D config
     ("two_channels", ["with 2 channels", "2D single-channel models"]),
     ("not_a_zip", ["is not a valid zip archive"]),
 ])

@@ -161,6 +161,8 @@ VALID = {
     "tile_size": st.integers(8, 10**5),
     "check": st.sampled_from(["on", "off", "only"]),
     "patch_size": st.sampled_from([16, 32, 48, 64, 128]),
+    "3d": st.booleans(),
+    "patch_depth": st.sampled_from([8, 16, 32]),
     "patches": st.integers(2, 10**6),
     "validation": st.sampled_from([0.05, 0.1, 0.25, 0.5, 0.9]),
     "seed": st.integers(0, 2**31),

@@ -35,6 +35,7 @@ from ..data.tiff_io import TiffImage, read_image, write_denoised
 from ..denoising.commands import plan_output
 from ..denoising.inference import batch_size
 from ..errors import ClusterError, N2VError, NothingToDenoise
+from ..models.folder import describe_model
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +171,9 @@ def denoise_piece(piece: Piece, model: str, config: DenoiseConfig, version: str)
 
 
 def plan_file(path: Path, axes: str | None, config: DenoiseConfig, output: Path | None, overwrite: bool,
-              task_planes: int | None = None) -> FileJob:
-    """Cut one input into pieces of whole network batches; problems become the job's error."""
+              task_planes: int | None = None, three_d: bool = False) -> FileJob:
+    """Cut one input into pieces of whole network batches (for a 3D model, of whole frames: each
+    frame's volumes are denoised at once); problems become the job's error."""
     job = FileJob(path)
     try:
         job.image = read_image(path, axes)
@@ -184,6 +186,8 @@ def plan_file(path: Path, axes: str | None, config: DenoiseConfig, output: Path 
         batch = batch_size(config.batch_planes, stack.height, stack.width)
         if task_planes is None:
             task_planes = PIECE_BYTES // (stack.height * stack.width * 4)
+        if three_d:
+            batch = stack.slices * stack.channels  # a frame's planes: its volumes are computed together
         step = max(1, task_planes // batch) * batch  # pieces start where the whole stack's batches start
         job.pieces = [Piece(str(path.resolve()), axes, start, min(start + step, total))
                       for start in range(0, total, step)]
@@ -421,6 +425,8 @@ def denoise_files(
 
     paths = find_tiffs(inputs)
     with connect(cluster) as client:
-        jobs = [plan_file(p, axes, config, Path(output) if output else None, overwrite, task_planes) for p in paths]
+        three_d = describe_model(model).three_d
+        jobs = [plan_file(p, axes, config, Path(output) if output else None, overwrite, task_planes, three_d)
+                for p in paths]
         run = ClusterRun(client, model, config, jobs, overwrite, progress)
         return [run.write_next().target for _ in jobs]

@@ -41,22 +41,27 @@ Numbers = Optional[Tuple[int, ...]]
 _PRECISION_HELP = ("how exactly the network computes: fp32 is exact; bf16 and fp16 are faster where the CPU or GPU "
                    "runs them natively and differ by a small fraction of the noise; auto takes the fastest this machine has")
 
+DEFAULT_PATCH_DEPTH = 8
+"""Slices per 3D training piece: n2v's 3D examples use 32 (64x64x32 pieces of large volumes); 8
+fits stacks of a few dozen slices and gave 3D's gain on the nuclei stack (benchmarks/threed.py)."""
+
 DEFAULT_PATIENCE = 15
 """Epochs without a better validation loss before training ends by itself: more than n2v's own 10
 before it halves the learning rate, so the halved rate gets 5 epochs (README: how it was chosen)."""
 
 
-def setting(default: Any, help: str, *, key: str | None = None, dialog: bool = True, hint: str | None = None,
-            dialog_default: Any = None, **bounds: Any) -> Any:
+def setting(default: Any, help: str, *, key: str | None = None, flag: str | None = None, dialog: bool = True,
+            hint: str | None = None, dialog_default: Any = None, **bounds: Any) -> Any:
     """A settings field: its default, help text and bounds (``ge``, ``gt``, ``le``, ``lt``).
 
     ``key`` names the field in macros and dialogs where the field's own name is not the
-    user's word; ``dialog=False`` keeps an expert setting out of the ImageJ dialog (macros
-    and the CLI still accept it). ``hint`` is the few words shown beside a free-text field in
+    user's word; ``flag`` does the same for the CLI option (``--3d`` for ``three_d``, whose
+    word is not a Python name); ``dialog=False`` keeps an expert setting out of the ImageJ
+    dialog (macros and the CLI still accept it). ``hint`` is the few words shown beside a free-text field in
     the dialog. ``dialog_default`` is what a new dialog offers where it differs from the
     default (a macro without the key still gets the default: recorded lines name the value).
     """
-    extra = {"key": key, "dialog": dialog, "hint": hint, "dialog_default": dialog_default}
+    extra = {"key": key, "flag": flag, "dialog": dialog, "hint": hint, "dialog_default": dialog_default}
     return Field(default, description=help, json_schema_extra={k: v for k, v in extra.items() if v is not None}, **bounds)
 
 
@@ -100,11 +105,20 @@ class TrainConfig(Settings):
 
     Every 2D plane (each frame, slice and chosen channel) is training data for one
     single-channel 2D model; each plane is normalised by its own statistics so that dim
-    channels and bleached frames weigh as much as bright ones. Fields in dialog order.
+    channels and bleached frames weigh as much as bright ones. With ``three_d`` every ZYX
+    volume (each frame and chosen channel) is training data for a 3D model instead, normalised
+    volume by volume. Fields in dialog order.
     """
+
+    three_d: bool = setting(False, "3D N2V: learn from ZYX pieces of each z-stack (every frame and channel a volume), "
+                                   "so the network sees the slices above and below; for z steps close to the pixel "
+                                   "size and structures that continue across slices", key="3d", flag="3d")
 
     patch_size: int = setting(64, "side of the square pieces of your planes the network learns from, in pixels, divisible by "
                                   "2 to the power of unet_depth; make it larger than the structures you want kept", ge=8)
+    patch_depth: int = setting(DEFAULT_PATCH_DEPTH, "with 3d: slices in each piece (its z size), divisible by 2 to "
+                                                    "the power of unet_depth; the stacks need at least this many slices",
+                               ge=4)
     patches: int = setting(10000, "how many pieces are cut from your planes at most: more examples for the network, "
                                   "more memory", ge=2)
     val_fraction: float = setting(0.1, "share of the pieces held back to check the network on data it does not learn "
@@ -165,6 +179,10 @@ class TrainConfig(Settings):
                 f"The option patch_size must be at least 8 and divisible by {div} (2 to the power of unet_depth), "
                 f"not {self.patch_size}."
             )
+        if self.three_d and self.patch_depth % div:
+            raise InputError(
+                f"The option patch_depth must be divisible by {div} (2 to the power of unet_depth), not {self.patch_depth}."
+            )
         if self.unet_kernel % 2 == 0:
             raise InputError(f"The option unet_kernel must be an odd number such as 3 or 5, not {self.unet_kernel}.")
         return self
@@ -207,7 +225,7 @@ class DenoiseConfig(Settings):
 class SettingField:
     """One setting as a front door shows it: the CLI, the ImageJ dialog, a macro key."""
 
-    name: str  # the field, as in the API and the CLI (--patch-size)
+    name: str  # the field, as in the API (patch_size)
     key: str  # the macro and dialog key
     kind: str  # bool, int, float or text
     default: Any
@@ -216,6 +234,12 @@ class SettingField:
     dialog: bool = True
     hint: str = ""  # beside the field in the ImageJ dialog
     dialog_default: Any = None  # what a new dialog offers, where not the default
+    flag: str = ""  # the CLI option without its dashes (patch-size); from the name unless given
+
+    @property
+    def option(self) -> str:
+        """The CLI option: ``--patch-size``, ``--3d``."""
+        return "--" + (self.flag or self.name.replace("_", "-"))
 
 
 def setting_fields(cls: type[Settings]) -> list[SettingField]:
@@ -227,7 +251,8 @@ def setting_fields(cls: type[Settings]) -> list[SettingField]:
         python_type = type(choices[0]) if choices else info.annotation
         kind = {bool: "bool", int: "int", float: "float"}.get(python_type, "text")
         found.append(SettingField(name, extra.get("key", name), kind, info.default, info.description or "",
-                                  choices, extra.get("dialog", True), extra.get("hint", ""), extra.get("dialog_default")))
+                                  choices, extra.get("dialog", True), extra.get("hint", ""), extra.get("dialog_default"),
+                                  extra.get("flag", "")))
     return found
 
 

@@ -48,6 +48,7 @@ class PlaneStack:
             raise InputError(f"{source} has pixel type {dtype}, which N2V cannot denoise: use 8, 16 or 32-bit images.")
         self.dtype = dtype
         self.frames, self.slices, self.channels, self.height, self.width = canonical_shape(data.shape, self.axes)
+        self.spacing: tuple[float, float] | None = None  # (z step, pixel width) in one unit, where calibrated
         self._outer = [a for a in self.axes if a not in "YX"]
         self._transpose = self.axes.index("X") < self.axes.index("Y")
 
@@ -83,6 +84,14 @@ class PlaneStack:
                 f"channel {index.c + 1}: replace them (e.g. Process > Math > Remove NaNs in ImageJ) first."
             )
         return plane.T if self._transpose else plane
+
+    def volume(self, t: int, c: int, slices: slice = slice(None)) -> np.ndarray:
+        """The (Z, Y, X) volume of frame ``t`` and channel ``c`` (or its run ``slices`` of Z), read plane by plane."""
+        numbers = range(self.slices)[slices]
+        volume = np.empty((len(numbers), self.height, self.width), dtype=self.dtype)
+        for i, z in enumerate(numbers):
+            volume[i] = self.plane(PlaneIndex(t, z, c))
+        return volume
 
     def canonical_dims(self) -> str:
         """The axes this stack has, in ImageJ order (what an output file carries)."""

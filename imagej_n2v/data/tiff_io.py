@@ -330,7 +330,10 @@ def read_image(path: str | os.PathLike, axes: str | None = None) -> TiffImage:
                 data = series.asarray().reshape(shape)
             except Exception as exc:  # tifffile, imagecodecs and numpy raise many types
                 raise _damaged(path, exc) from None
-    return TiffImage(path, PlaneStack(data, axes, source=str(path)), _calibration(tif, path), bool(tif.is_imagej))
+    stack, calibration = PlaneStack(data, axes, source=str(path)), _calibration(tif, path)
+    if calibration.z_spacing is not None and stack.slices > 1:
+        stack.spacing = (calibration.z_spacing, calibration.pixel_width)
+    return TiffImage(path, stack, calibration, bool(tif.is_imagej))
 
 
 def for_output(

@@ -30,10 +30,11 @@ from ..data.output_types import PlaneConverter, output_dtype
 from ..data.planes import Normalization, kept_columns, plane_normalization
 from ..data.stack import PlaneIndex, PlaneStack, gather
 from ..errors import InputError, ModelError, NothingToDenoise, OutOfMemory
-from ..models.folder import PER_PLANE, ModelDescription, build_network, describe_model
+from ..models.folder import PER_PLANE, PER_VOLUME, ModelDescription, build_network, describe_model
 from .memory import memory_budget, network_bytes, size_text
 from .tiling import context_for, plan_tiles, read_window, receptive_radius, smallest_tile, tile_side_for
 from .tta import averaged, model_orientations
+from .volumes import check_volumes, denoise_volumes
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -159,17 +160,18 @@ class Denoiser:
     """
 
     def __init__(self, description: ModelDescription, precision: str = "fp32", *, allow_emulated: bool = False):
-        if description.n_channels != 1 or description.axes not in ("YX", "XY"):
+        if description.n_channels != 1 or description.axes not in ("YX", "XY", "ZYX"):
             raise ModelError(
                 f"The model {description.folder} is a {description.axes} model with {description.n_channels} channels: "
-                f"imagej-n2v applies 2D single-channel models plane by plane; train one with imagej-n2v train."
+                f"imagej-n2v applies 2D single-channel models plane by plane and 3D ones volume by volume; train one "
+                f"with imagej-n2v train."
             )
         import tensorflow as tf
 
         from ..models.precision import keep_ends_float32, network_precision
 
         self.description = description
-        self.per_plane = description.normalization == PER_PLANE
+        self.per_plane = description.normalization in (PER_PLANE, PER_VOLUME)
         self.div_by = 2**description.depth
         self.context = context_for(description.depth, description.kernel, description.blurpool)
         with network_precision(precision, allow_emulated) as resolved:
@@ -179,7 +181,7 @@ class Denoiser:
         log.info("Model %s runs in %s precision.", description.source or description.folder, self.precision)
         self._network = tf.function(
             lambda x: network(x, training=False),
-            input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
+            input_signature=[tf.TensorSpec([None] * (4 if description.three_d else 3) + [1], tf.float32)],
         )
 
     def provenance(self) -> str:
@@ -197,6 +199,10 @@ class Denoiser:
         if self.per_plane:
             return plane_normalization(kept)
         return Normalization(self.description.global_mean, self.description.global_std)
+
+    def predict(self, data: np.ndarray) -> np.ndarray:
+        """The network's output for one normalised array shaped as the model's axes (ZYX or YX), padded to its multiple."""
+        return self._network(data[np.newaxis, ..., np.newaxis]).numpy()[0, ..., 0]
 
     def tiling(self, height: int, width: int, tile_size: int | None = None, source: str = "The image") -> Tiling:
         """Whether planes of ``height`` x ``width`` go through the network whole or in tiles, and which.
@@ -358,7 +364,21 @@ class Denoiser:
 
         Planes are read and prepared in one thread and run through the network in another,
         each a few batches ahead of the caller, so reading, computing and writing overlap.
+        A 3D model denoises each chosen (frame, channel) as a volume instead (``volumes``); a
+        stack it cannot denoise (no Z, too few slices) is refused here, before any plane.
         """
+        if self.description.three_d:
+            check_volumes(self, stack)
+            return denoise_volumes(self, stack, frames, channels, bit_depth, keep_zero_columns, progress, planes,
+                                   tile_size, tta)
+        return self._denoise_planes(stack, frames, channels, bit_depth, batch_planes, keep_zero_columns, progress, planes,
+                                    tile_size, on_tile, tta)
+
+    def _denoise_planes(self, stack: PlaneStack, frames: Sequence[int] | None, channels: Sequence[int] | None,
+                        bit_depth: str | int, batch_planes: int, keep_zero_columns: bool,
+                        progress: Callable[[int, int], None] | None, planes: slice | None, tile_size: int | None,
+                        on_tile: Callable[[int, int, int], None] | None, tta: bool) -> Iterator[np.ndarray]:
+        """The 2D path of ``denoise_planes``: plane by plane, batched and streamed."""
         convert = PlaneConverter(stack.dtype, bit_depth, stack.source)
         indices = list(stack.indices(frames))[planes or slice(None)]
         size = batch_size(batch_planes, stack.height, stack.width)

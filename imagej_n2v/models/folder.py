@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 METADATA_FILE = "imagej_n2v.json"
 ARCHIVE_SUFFIX = ".bioimage.io.zip"
 PER_PLANE = "per-plane"
+PER_VOLUME = "per-volume"  # 3D models: each (frame, channel) z-stack by its own statistics
 N2V_GLOBAL = "n2v"
 MAX_ARCHIVE_BYTES = 2 * 1024**3
 """Uncompressed size above which an archive is refused (a U-Net is tens of MB; this stops zip bombs)."""
@@ -52,6 +53,11 @@ class ModelDescription:
     @property
     def axes(self) -> str:
         return str(self.config.get("axes", "YXC")).replace("C", "")
+
+    @property
+    def three_d(self) -> bool:
+        """A 3D model: it denoises ZYX volumes, not planes."""
+        return self.axes in ("ZYX", "ZXY")
 
     @property
     def n_channels(self) -> int:

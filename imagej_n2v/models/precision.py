@@ -103,7 +103,7 @@ def keep_ends_float32(network) -> None:
     """
     import tensorflow as tf
 
-    convolutions = [i for i, layer in enumerate(network.layers) if isinstance(layer, tf.keras.layers.Conv2D)]
+    convolutions = [i for i, layer in enumerate(network.layers) if isinstance(layer, (tf.keras.layers.Conv2D, tf.keras.layers.Conv3D))]
     for layer in network.layers[: convolutions[0] + 1] + network.layers[convolutions[-1]:]:
         layer._set_dtype_policy("float32")
 

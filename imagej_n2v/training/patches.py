@@ -43,7 +43,8 @@ class PlaneRecord:
 
 @dataclass
 class TrainingPatches:
-    """Normalised patches ready for n2v, shaped (N, size, size, 1), and where they came from."""
+    """Normalised patches ready for n2v, shaped (N, size, size, 1) (3D: (N, depth, size, size, 1)), and where
+    they came from (``planes_used`` counts volumes for 3D)."""
 
     train: np.ndarray
     validation: np.ndarray
@@ -54,6 +55,16 @@ class TrainingPatches:
     normalizations: list[Normalization] = field(repr=False, default_factory=list)
     example_plane: np.ndarray | None = field(repr=False, default=None)  # a whole plane (raw units), see ``_example``
 
+    @property
+    def three_d(self) -> bool:
+        """ZYX patches (N, Z, Y, X, 1) from volumes, not YX ones from planes."""
+        return self.train.ndim == 5
+
+    @property
+    def unit(self) -> str:
+        """What the patches were cut from, in the user's word: planes, or volumes for 3D."""
+        return "volumes" if self.three_d else "planes"
+
     def summary(self) -> dict:
         """A JSON-ready description for the model folder."""
         means = [n.mean for n in self.normalizations]
@@ -61,9 +72,10 @@ class TrainingPatches:
         return {
             "train_patches": int(len(self.train)),
             "validation_patches": int(len(self.validation)),
-            "patch_size": int(self.train.shape[1]),
-            "planes_used": self.planes_used,
-            "planes_skipped_all_zero": self.planes_skipped,
+            "patch_size": int(self.train.shape[-2]),
+            **({"patch_depth": int(self.train.shape[1])} if self.three_d else {}),
+            f"{self.unit}_used": self.planes_used,
+            f"{self.unit}_skipped_all_zero": self.planes_skipped,
             "candidate_positions": int(self.candidates),
             "validation_area": self.validation_area,
             "plane_mean_range": [float(min(means)), float(max(means))],

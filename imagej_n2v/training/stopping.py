@@ -34,7 +34,7 @@ def describe_remaining(logs: dict) -> str:
 class Ending:
     """Why training ended before its last epoch, as recorded in history.csv and the model."""
 
-    reason: str  # "time_limit" or "patience"
+    reason: str  # "time_limit", "patience" or "nan_loss"
     text: str  # one clause for people: "the time limit 30m was reached"
     best_epoch: int  # 1-based, counted over the whole training (resumed epochs included)
 
@@ -100,7 +100,7 @@ def too_short(pace: Pace, needed: float, steps: int, epoch_started: float) -> In
 
 
 def training_callbacks(pace: Pace, patience: int | None, steps: int, history: dict[str, list[float]]):
-    """The Keras callbacks that end training by time or patience, and a function telling how it ended.
+    """The Keras callbacks that end training by time, patience or a NaN loss, and a function telling how it ended.
 
     Returns ``(callbacks, ended)``: ``ended()`` gives an ``Ending`` or None (all epochs ran,
     or the user stopped it). When the first epoch's steps show that it cannot end within the
@@ -144,16 +144,39 @@ def training_callbacks(pace: Pace, patience: int | None, steps: int, history: di
             if losses:
                 self.best, self.wait = min(losses), len(losses) - 1 - losses.index(min(losses))
 
+    class FiniteLoss(tf.keras.callbacks.Callback):
+        """Ends training at the first step whose loss is NaN or infinite (diverged): no later weights are better."""
+
+        step: tuple[int, int] | None = None  # (epoch, step) 1-based, within this run, where the loss was lost
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.step is None and not math.isfinite(float((logs or {}).get("loss", 0.0))):
+                self.step = (self.epoch + 1, batch + 1)
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.step is None and not math.isfinite(float((logs or {}).get("val_loss", 0.0))):
+                self.step = (epoch + 1, steps)
+                self.model.stop_training = True
+
     limit = TimeLimit()
     early = Patience(patience) if patience else None
+    finite = FiniteLoss()
 
     def ended() -> Ending | None:
-        losses = history.get("val_loss", [])
-        best = losses.index(min(losses)) + 1 if losses else 0
+        losses = [v if math.isfinite(v) else math.inf for v in history.get("val_loss", [])]
+        best = losses.index(min(losses)) + 1 if losses and math.isfinite(min(losses)) else 0
+        if finite.step:
+            return Ending("nan_loss", f"the loss became NaN (the training diverged) at step {finite.step[1]} of epoch "
+                                      f"{finite.step[0] + before}", best)
         if early and early.stopped_epoch:
             return Ending("patience", f"the validation loss did not improve for {early.patience} epochs", best)
         if limit.reached:
             return Ending("time_limit", f"the time limit {format_duration(pace.time_limit or 0)} was reached", best)
         return None
 
-    return [limit, early] if early else [limit], ended
+    before = len(history.get("loss", []))
+    return [finite, limit, early] if early else [finite, limit], ended

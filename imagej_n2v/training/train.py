@@ -33,16 +33,18 @@ from ..config.masks import mask_array
 from ..data.axes import choose
 from ..data.orientations import orientations
 from ..data.stack import PlaneStack
-from ..errors import InputError, Interrupted, OutputError
+from ..errors import InputError, Interrupted, OutputError, TrainingError
 from ..interrupt import stop_requests
 from ..models.archive import export_archive
-from ..models.folder import PER_PLANE, write_metadata
+from ..models.folder import PER_PLANE, PER_VOLUME, write_metadata
 from .assessment import Assessment, assess_training
 from .cost import record_pace
 from .history import write_history
+from .masking import blind_spots, n2v_perc_pix
 from .patches import TrainingPatches, augment, sample_patches
 from .resume import Resumable, find_resumable, incomplete_place, is_incomplete
 from .stopping import Ending, Pace, training_callbacks
+from .volume_patches import sample_volume_patches
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,12 @@ class TrainResult:
     assessment: Assessment | None = None  # the quality verdict on held-out pixels (None: interrupted)
 
 
+def patch_shape(config: TrainConfig) -> tuple[int, ...]:
+    """The training patches' shape: (Y, X), or (Z, Y, X) for 3D."""
+    square = (config.patch_size, config.patch_size)
+    return (config.patch_depth, *square) if config.three_d else square
+
+
 def n2v_settings(config: TrainConfig) -> dict:
     """Keyword arguments for n2v's ``N2VConfig`` from our settings."""
     settings = dict(
@@ -76,8 +84,8 @@ def n2v_settings(config: TrainConfig) -> dict:
         train_loss="mse",
         batch_norm=True,
         train_batch_size=config.batch_size,
-        n2v_perc_pix=config.perc_pix,
-        n2v_patch_shape=(config.patch_size, config.patch_size),
+        n2v_perc_pix=n2v_perc_pix(config.perc_pix, patch_shape(config)),
+        n2v_patch_shape=patch_shape(config),
         n2v_manipulator="uniform_withCP",
         n2v_neighborhood_radius=5,
         train_learning_rate=config.learning_rate,
@@ -303,17 +311,28 @@ def prepare(stacks: Sequence[PlaneStack], target: Path, config: TrainConfig, pac
         channels = choose(config.channels, stack.channels, "channel")
     log.info("Training %s on %d image(s): %s", target, len(stacks),
              ", ".join(f"{s.source} {s.axes} {s.shape}" for s in stacks))
-    patches = sample_patches(
-        stacks, config.patch_size, config.patches, config.val_fraction, config.seed,
-        config.keep_zero_columns, channels, on_survey,
-    )
-    if config.augment:
+    if config.three_d:
+        patches = sample_volume_patches(
+            stacks, config.patch_depth, config.patch_size, config.patches, config.val_fraction, config.seed,
+            config.keep_zero_columns, channels, on_survey,
+        )
+        log_anisotropy(stacks)
+    else:
+        patches = sample_patches(
+            stacks, config.patch_size, config.patches, config.val_fraction, config.seed,
+            config.keep_zero_columns, channels, on_survey,
+        )
+    if config.augment and config.three_d:
+        log.warning("--augment turns 2D patches; it is not applied to the 3D patches of this training.")
+    elif config.augment:
         augment(patches.train, orientations(np.array(mask_array(config.struct_mask)) if config.struct_mask else None), config.seed)
     if previous and previous.metadata.get("data", patches.summary()) != patches.summary():
         raise InputError(f"The interrupted training {previous.folder} was started on other images: "
                          f"resume it with the same inputs, or train again without --resume.")
-    log.info("Training on %d patches (%d for validation: %s) from %d planes, in %s precision.",
-             len(patches.train), len(patches.validation), patches.validation_area, patches.planes_used, precision)
+    fewest, share = blind_spots(config.perc_pix, patch_shape(config))
+    log.info("Training on %d patches (%d for validation: %s) from %d %s, in %s precision; %.2f%% of each patch's "
+             "pixels are hidden (at least %d).", len(patches.train), len(patches.validation), patches.validation_area,
+             patches.planes_used, patches.unit, precision, 100 * share, fewest)
     if patches.validation_area.startswith("overlapping"):
         log.warning("The validation patches overlap the training patches (the plane is too small to hold rows out "
                     "for them): the validation loss cannot show overfitting, so keep training short or add planes.")
@@ -362,16 +381,50 @@ def fit(run: TrainingRun, on_epoch: EpochCallback | None, stop: threading.Event)
         except KeyboardInterrupt:  # a second Ctrl-C: keep what the finished epochs saved
             stop.set()
     run.ending = None if stop.is_set() else ended()
+    if run.ending and run.ending.reason == "nan_loss":
+        _drop_diverged(run)
     _check_kept(run)
     return model
+
+
+ANISOTROPY_ADVICE = 3.0
+"""z step / pixel size above which 3D is advised against: the next slice then shows other structures
+(measured on the nuclei stack with slices left out, benchmarks/threed-results.md)."""
+
+
+def log_anisotropy(stacks: Sequence[PlaneStack]) -> None:
+    """Advise in the log when a stack's z step is much larger than its pixel size (from its calibration)."""
+    for stack in stacks:
+        if stack.spacing is None:
+            continue
+        z_step, pixel = stack.spacing
+        if pixel > 0 and z_step / pixel > ANISOTROPY_ADVICE:
+            log.warning("%s: its z step (%g) is %.1f times its pixel size (%g): the slices above and below show "
+                        "other structures, so 3D gains little over 2D here; consider training without --3d.",
+                        stack.source, z_step, z_step / pixel, pixel)
+
+
+def _drop_diverged(run: TrainingRun) -> None:
+    """After a NaN loss: forget the epoch it happened in and keep the best weights before it, or refuse."""
+    while run.history.get("loss") and not all(np.isfinite(run.history[k][-1]) for k in ("loss", "val_loss")
+                                              if run.history.get(k)):
+        for values in run.history.values():
+            values.pop()
+    best = run.staging / "weights_best.h5"
+    if not best.is_file() or not run.history.get("loss"):
+        raise TrainingError(f"Training {run.target} diverged before an epoch ended ({run.ending.text}), so there is no "
+                            f"model to keep: lower --learning-rate or --perc-pix, or check the images.")
+    (run.staging / "weights_now.h5").unlink(missing_ok=True)
+    shutil.copy2(best, run.staging / "weights_last.h5")  # a resumed training goes on from the last good weights
 
 
 def _check_kept(run: TrainingRun) -> None:
     """Log how training ended early; refuse when the user stopped it before any epoch was saved."""
     done = run.epochs_done
     if run.ending:
-        log.info("Training ended after epoch %d of %d: %s; the best epoch, %d, is kept.",
-                 done, run.config.epochs, run.ending.text, run.ending.best_epoch)
+        log.log(logging.WARNING if run.ending.reason == "nan_loss" else logging.INFO,
+                "Training ended after epoch %d of %d: %s; the best epoch, %d, is kept.",
+                done, run.config.epochs, run.ending.text, run.ending.best_epoch)
     if run.interrupted and (done == run.epochs_before or not _keep_readable_weights(run.staging)):
         kept = f"the interrupted model {run.previous.folder} is unchanged" if run.previous else "nothing was kept"
         raise Interrupted(f"Training stopped before an epoch ended: {kept}.")
@@ -395,14 +448,16 @@ def finish(run: TrainingRun, model, export: bool, overwrite: bool,
     model = _save_n2v_config(run, model, mean, std)
     done, epochs = run.epochs_done, run.config.epochs
     stopped = f"stopped after {done} of {epochs} epochs; continue with --resume" if run.interrupted else None
-    if not run.interrupted:
+    if not run.interrupted and not run.config.three_d:  # the verdict's blind-spot blurs are 2D
         run.assessment = _assess(run, model)
     write_history(run.staging, run.target.name, run.history, run.precision, stopped, run.ending,
                   run.assessment.reference_losses() if run.assessment else None)
     write_metadata(run.staging, {
         "created_by": f"imagej-n2v {__version__}",
-        "normalization": PER_PLANE,
-        "normalization_details": "each plane: (x - mean) / std over its kept area, values clipped to the 0.1-99.9 percentiles",
+        "normalization": PER_VOLUME if run.config.three_d else PER_PLANE,
+        "normalization_details": f"each {run.patches.unit[:-1]}: (x - mean) / std over its kept area, values clipped "
+                                 f"to the 0.1-99.9 percentiles",
+        "dimensions": "ZYX" if run.config.three_d else "YX",
         "zero_columns": "kept" if run.config.keep_zero_columns else "cut",
         "training": {**run.config.to_dict(), "precision": run.precision},
         "data": run.patches.summary(),
@@ -413,6 +468,9 @@ def finish(run: TrainingRun, model, export: bool, overwrite: bool,
     })
     if run.interrupted:
         raise _keep_interrupted(run.staging, run.target, run.previous, done, epochs)
+    if export and run.config.three_d:  # the archive's whole-denoiser graph (models.graph) is built for planes
+        log.info("No bioimage.io archive is written for a 3D model yet: the model folder is the model.")
+        export = False
     if export:
         stage(f"Exporting {run.target.name} as a bioimage.io archive, for other tools (this can take a minute)...")
     archive = export_archive(model, run.staging, run.target.name, run.patches.example_plane) if export else None

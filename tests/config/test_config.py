@@ -42,7 +42,7 @@ def test_every_setting_is_a_cli_option_and_a_macro_key(command, macro_command, s
     keys = {o.key for o in command_options(macro_command)}
     for field in setting_fields(settings):
         assert field.key in keys
-        flag = "--" + field.name.replace("_", "-")
+        flag = field.option
         value = _other_value(field)
         from_cli = _cli_settings(command, settings, flag, *([value] if value is not None else []))
         from_macro = build_options(macro_command, f"model=m {field.key}{'' if value is None else '=' + value}",

@@ -22,7 +22,7 @@ DENOISE = "N2V Denoise"
 TRAIN = "N2V Train"
 SETTINGS: dict[str, type[Settings]] = {DENOISE: DenoiseConfig, TRAIN: TrainConfig}
 
-_OPTION = re.compile(r"([A-Za-z_][\w.]*)(?:=(?:\[([^\]]*)\]|(\S*)))?")
+_OPTION = re.compile(r"(\w[\w.]*)(?:=(?:\[([^\]]*)\]|(\S*)))?")
 _MODEL = SettingField("model", "model", "text", "", "the model: an n2v model folder or bioimage.io zip to denoise with, "
                                                     "or the folder a training writes")
 _INPUTS = SettingField("inputs", "inputs", "text", "", "train on these TIFF files, or on every TIFF in these folders, "
