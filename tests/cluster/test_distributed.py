@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from imagej_n2v.config import DenoiseConfig
 from imagej_n2v.data.tiff_io import write_image
 from tests.conftest import CALIBRATION
 
@@ -269,3 +270,15 @@ def test_scheduler_lost_mid_run_is_one_sentence_and_leaves_no_output(input_files
     assert err[-1].startswith("imagej-n2v: error: The Dask scheduler tcp://127.0.0.1:")
     assert "was lost while denoising" in err[-1]
     assert not out.exists() or not list(out.iterdir())
+
+
+def test_a_3d_model_on_workers_denoises_whole_frames_as_one_process(tiny_3d_model, volume_stack, tmp_path):
+    """Units of a 3D model are whole frames (their volumes are computed together), however few planes are asked for."""
+    source = write_image(tmp_path / "zstack.tif", volume_stack.noisy, volume_stack.axes, CALIBRATION)
+    job = n2v_distributed.plan_file(source, None, DenoiseConfig(), tmp_path / "out", False,
+                                    task_planes=5, three_d=True)
+    assert [(p.start, p.stop) for p in job.pieces] == [(0, 16), (16, 32)]
+    assert main(["--quiet", "denoise", str(source), "--model", str(tiny_3d_model), "--output", str(tmp_path / "one")]) == 0
+    assert main(["--quiet", "denoise", str(source), "--model", str(tiny_3d_model), "--output", str(tmp_path / "two"),
+                 "--workers", "1", "--task-planes", "5"]) == 0
+    assert _hashes(tmp_path / "one") == _hashes(tmp_path / "two")
