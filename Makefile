@@ -50,6 +50,7 @@ bench-patience: setup
 bench-quality: setup
 	$(PY) -m pip install -q -c constraints.txt -e ".[bench]"
 	$(PY) -m benchmarks.quality_real --out benchmarks/quality-results.md $(QUALITY_ARGS)
+	$(PY) -m benchmarks.threed --out benchmarks/threed-results.md $(THREED_ARGS)
 
 clean:
 	rm -rf build *.egg-info demo-output bench-output imagej_n2v/imagej/java/*.jar

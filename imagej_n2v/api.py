@@ -92,7 +92,8 @@ def train(
     on_epoch: EpochCallback | None = None,
     **options,
 ) -> Path:
-    """Train a 2D N2V model on every plane of one or more arrays; returns the model folder.
+    """Train a 2D N2V model on every plane of one or more arrays (with ``three_d=True`` a 3D model on
+    every ZYX volume); returns the model folder.
 
     ``axes`` is one string for all arrays or one per array. ``config`` or keyword options
     (``epochs=10``, ``patch_size=32``, ``time_limit="30m"``, ``patience=10``,

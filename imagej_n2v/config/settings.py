@@ -42,8 +42,9 @@ _PRECISION_HELP = ("how exactly the network computes: fp32 is exact; bf16 and fp
                    "runs them natively and differ by a small fraction of the noise; auto takes the fastest this machine has")
 
 DEFAULT_PATCH_DEPTH = 8
-"""Slices per 3D training piece: n2v's 3D examples use 32 (64x64x32 pieces of large volumes); 8
-fits stacks of a few dozen slices and gave 3D's gain on the nuclei stack (benchmarks/threed.py)."""
+"""Slices per 3D training piece: n2v's 3D examples use 32 (64x64x32 pieces of large volumes); 8 fits
+stacks of a few dozen slices, is what issue 24's first measurement used, and gave 3D's best epochs on
+the nuclei stack (benchmarks/threed-results.md); depths 4 and 16 were not measured against it yet."""
 
 DEFAULT_PATIENCE = 15
 """Epochs without a better validation loss before training ends by itself: more than n2v's own 10

@@ -72,7 +72,7 @@ class _Prepared:
 class Tiling:
     """How the planes of one stack go through the network, decided once per stack."""
 
-    tile: tuple[int, int] | None  # (Y, X) side of the tiles; None: each plane whole, batched
+    tile: tuple[int, ...] | None  # (Y, X) side of the tiles, (Z, Y, X) for a volume; None: each whole, batched
     seen: str  # the free memory seen when the stack began (for messages)
     source: str = "The image"
     turns: tuple[int, ...] = (0,)  # the orientations each call averages over (``tta``); (0,): one pass
@@ -200,10 +200,6 @@ class Denoiser:
             return plane_normalization(kept)
         return Normalization(self.description.global_mean, self.description.global_std)
 
-    def predict(self, data: np.ndarray) -> np.ndarray:
-        """The network's output for one normalised array shaped as the model's axes (ZYX or YX), padded to its multiple."""
-        return self._network(data[np.newaxis, ..., np.newaxis]).numpy()[0, ..., 0]
-
     def tiling(self, height: int, width: int, tile_size: int | None = None, source: str = "The image") -> Tiling:
         """Whether planes of ``height`` x ``width`` go through the network whole or in tiles, and which.
 
@@ -264,16 +260,17 @@ class Denoiser:
         return self._network(batch).numpy()
 
     def _call(self, batch: np.ndarray, tiling: Tiling, tiled: bool) -> np.ndarray:
-        """The network on ``batch`` (N, H, W), or a sentence when memory runs out."""
+        """The network on ``batch`` (N, H, W), or (N, Z, H, W) for a 3D model, or a sentence when memory runs out."""
         import tensorflow as tf
 
         try:
             return averaged(self._apply, tiling.turns)(batch[..., np.newaxis])[..., 0]
         except (tf.errors.ResourceExhaustedError, MemoryError):
-            height, width = batch.shape[1:]
-            smaller = max(max(height, width) // 2 // self.div_by * self.div_by, smallest_tile(self.context, self.div_by))
+            shape = batch.shape[1:]
+            smaller = max(max(shape) // 2 // self.div_by * self.div_by, smallest_tile(self.context, self.div_by))
+            what = ("tile" if tiled else "volume") if len(shape) == 3 else ("tile" if tiled else "plane")
             raise OutOfMemory(
-                f"{tiling.source}: the network ran out of memory on a {height}x{width} {'tile' if tiled else 'plane'} "
+                f"{tiling.source}: the network ran out of memory on a {'x'.join(map(str, shape))} {what} "
                 f"({size_text(network_bytes(batch.size, self.description.first_filters))} needed, {tiling.seen} seen): "
                 f"give a smaller --tile-size (tile_size in ImageJ), e.g. {smaller}, or close other programs."
             ) from None

@@ -16,7 +16,7 @@ from ..data.orientations import orientations, turn, unturn
 from ..models.folder import ModelDescription
 
 Network = Callable[[np.ndarray], np.ndarray]
-"""(N, Y, X, 1) float32 in, the network's output of the same shape out."""
+"""(N, Y, X, 1) float32 in (a 3D model's: (N, Z, Y, X, 1)), the network's output of the same shape out."""
 
 
 def model_orientations(description: ModelDescription) -> list[int]:
@@ -33,6 +33,7 @@ def averaged(network: Network, turns: Sequence[int]) -> Network:
     def apply(batch: np.ndarray) -> np.ndarray:
         total = np.zeros(batch.shape, np.float32)
         for k in turns:
-            total += unturn(network(np.ascontiguousarray(turn(batch, k, axes=(1, 2)))), k, axes=(1, 2))
+            # Y and X are the axes before the channel in (N, Y, X, 1) and in a 3D model's (N, Z, Y, X, 1)
+            total += unturn(network(np.ascontiguousarray(turn(batch, k, axes=(-3, -2)))), k, axes=(-3, -2))
         return total / np.float32(len(turns))
     return apply

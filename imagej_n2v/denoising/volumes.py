@@ -9,6 +9,8 @@ and pass-through of channels not chosen as the 2D path. Only one frame's volumes
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
@@ -17,9 +19,14 @@ from ..data.output_types import PlaneConverter
 from ..data.planes import kept_columns
 from ..data.stack import PlaneStack
 from ..errors import InputError, NothingToDenoise
+from .memory import memory_budget, network_bytes, size_text
+from .tiling import plan_tiles, read_window, tile_side_for
+from .tta import model_orientations
 
 if TYPE_CHECKING:
-    from .inference import Denoiser
+    from .inference import Denoiser, Tiling
+
+log = logging.getLogger(__name__)
 
 
 def fewest_slices(denoiser: Denoiser) -> int:
@@ -39,23 +46,67 @@ def check_volumes(denoiser: Denoiser, stack: PlaneStack) -> None:
                          f"denoise it with a 2D model (train one without --3d).")
 
 
-def _pad(data: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[tuple[int, int], ...]]:
-    """Reflect-pad every axis to a multiple of ``multiple``, split as csbdeep splits it (n2v's own predict)."""
-    pad = tuple((((-n) % multiple) // 2, (-n) % multiple - ((-n) % multiple) // 2) for n in data.shape)
-    return (np.pad(data, pad, mode="reflect") if any(sum(p) for p in pad) else data), pad
+def volume_tiling(denoiser: Denoiser, shape: tuple[int, int, int], tile_size: int | None, tta: bool,
+                  source: str) -> Tiling:
+    """Whether volumes of ``shape`` (Z, Y, X) go through the network whole or in overlapping windows, and which.
+
+    As for planes (``Denoiser.tiling``): ``tile_size`` sets the windows' side (on every axis, an
+    axis shorter than it whole), else a volume is cut only when one call on it would need more
+    than the memory budget. Windows are as large as the budget allows; an axis too short to be
+    cut with the network's context on both sides (often Z) stays whole and the others share the rest.
+    """
+    from .inference import BATCH_PIXELS, Tiling  # inference imports this module
+
+    multiple, context = denoiser.div_by, denoiser.context
+    turns = tuple(model_orientations(denoiser.description)) if tta else (0,)
+    padded = [n + (-n) % multiple for n in shape]
+    if tile_size is not None:
+        plane = denoiser.tiling(shape[1], shape[2], tile_size, source)  # checks the side, in the same sentence
+        side = tile_size // multiple * multiple
+        tile = None if max(padded) <= side and plane.tile is None else tuple(min(side, n) for n in padded)
+        return Tiling(tile, f"--tile-size {tile_size}", source, turns)
+    budget = memory_budget()
+    allowed = max(budget.bytes // network_bytes(1, denoiser.description.first_filters), BATCH_PIXELS)
+    if math.prod(padded) <= allowed:
+        return Tiling(None, budget.seen, source, turns)
+    sides, free = list(padded), [0, 1, 2]
+    while free:
+        whole = math.prod(sides[i] for i in range(3) if i not in free)
+        side = tile_side_for(max(allowed // whole, 1), len(free), context, multiple)
+        short = [i for i in free if padded[i] <= side]
+        if not short:
+            for i in free:
+                sides[i] = side
+            break
+        free = [i for i in free if i not in short]  # these stay whole; the others share what is left
+    log.info("%s: volumes of %s go through the network in windows of %s (a whole volume would need %s; %s, a share "
+             "of it per call).", source, "x".join(map(str, shape)), "x".join(map(str, sides)),
+             size_text(network_bytes(math.prod(padded), denoiser.description.first_filters)), budget.seen)
+    return Tiling(tuple(sides), budget.seen, source, turns)
 
 
-def denoise_volume(denoiser: Denoiser, volume: np.ndarray, columns: slice) -> np.ndarray:
-    """One (Z, Y, X) volume denoised in the input's units (float32); zero columns outside ``columns`` stay zero."""
+def denoise_volume(denoiser: Denoiser, volume: np.ndarray, columns: slice, tiling: Tiling) -> np.ndarray:
+    """One (Z, Y, X) volume denoised in the input's units (float32); zero columns outside ``columns`` stay zero.
+
+    The kept area is normalised by its own statistics and goes through the network whole or, when
+    ``tiling`` says so, window by window through the tiler (each window reflect-padded as the whole
+    volume would be, only its core kept): the same values either way, to float32 rounding.
+    """
     kept = volume[:, :, columns]
     normalization = denoiser.normalization_for(kept)
-    data, pad = _pad(normalization.apply(kept), denoiser.div_by)
-    predicted = denoiser.predict(data)
-    crop = np.ascontiguousarray(predicted[tuple(slice(a, n - b) for (a, b), n in zip(pad, data.shape))])
+    multiple = denoiser.div_by
+    padded = tuple(n + (-n) % multiple for n in kept.shape)
+    sides = tiling.tile or padded
+    contexts = tuple(0 if side >= n else denoiser.context for side, n in zip(sides, padded))  # a whole axis needs none
+    output = np.empty(kept.shape, dtype=np.float32)
+    for tile in plan_tiles(kept.shape, sides, contexts, multiple):
+        window = normalization.apply(read_window(kept, tile, multiple))
+        output[tile.core] = denoiser._call(window[np.newaxis], tiling, tiled=tiling.tile is not None)[0][tile.crop]
     if denoiser.per_plane:  # the per-volume offset correction, as 2D does per plane
-        crop += np.float32(data[tuple(slice(a, n - b) for (a, b), n in zip(pad, data.shape))].mean() - crop.mean())
+        mean = (kept.mean(dtype=np.float64) - normalization.mean) / normalization.std
+        output += np.float32(mean - output.mean(dtype=np.float64))
     full = np.zeros(volume.shape, dtype=np.float32)
-    full[:, :, columns] = normalization.invert(crop)
+    full[:, :, columns] = normalization.invert(output)
     return full
 
 
@@ -68,12 +119,15 @@ def denoise_volumes(
     keep_zero_columns: bool,
     progress: Callable[[int, int], None] | None,
     planes: slice | None,
+    tile_size: int | None = None,
+    tta: bool = False,
 ) -> Iterator[np.ndarray]:
     """The output planes of ``stack`` in ImageJ order, each chosen (frame, channel) denoised as a volume.
 
     Arguments as for ``Denoiser.denoise_planes``; a run of ``planes`` computes only the frames it touches.
     """
     convert = PlaneConverter(stack.dtype, bit_depth, stack.source)
+    tilings: dict[tuple[int, ...], Tiling] = {}  # by the kept area's shape: decided once per stack and shape
     per_frame = stack.slices * stack.channels
     wanted = range(len(list(stack.indices(frames))))[planes or slice(None)]
     chosen_frames = list(range(stack.frames)) if frames is None else list(frames)
@@ -88,7 +142,10 @@ def denoise_volumes(
             if columns is None:
                 outputs.append((volume, None))
                 continue
-            outputs.append((volume, denoise_volume(denoiser, volume, columns)))
+            shape = (stack.slices, stack.height, columns.stop - columns.start)
+            if shape not in tilings:
+                tilings[shape] = volume_tiling(denoiser, shape, tile_size, tta, stack.source)
+            outputs.append((volume, denoise_volume(denoiser, volume, columns, tilings[shape])))
             denoised += 1
         for z in range(stack.slices):
             for c, (volume, result) in enumerate(outputs):

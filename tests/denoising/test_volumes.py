@@ -11,7 +11,7 @@ from imagej_n2v.data.stack import PlaneStack
 from imagej_n2v.data.tiff_io import read_image, write_image
 from imagej_n2v.denoising.commands import denoise_stack
 from imagej_n2v.denoising.inference import load_denoiser
-from imagej_n2v.denoising.volumes import denoise_volume
+from imagej_n2v.denoising.volumes import denoise_volume, volume_tiling
 from imagej_n2v.errors import InputError
 from tests.conftest import CALIBRATION
 
@@ -28,7 +28,7 @@ def test_each_frame_and_channel_is_denoised_as_a_volume(tiny_3d_model, volume_st
     for t in range(stack.frames):
         for c in range(stack.channels):
             volume = stack.volume(t, c)
-            expected = denoise_volume(denoiser, volume, slice(3, 29))
+            expected = denoise_volume(denoiser, volume, slice(3, 29), volume_tiling(denoiser, (8, 32, 26), None, False, "x"))
             np.testing.assert_allclose(volume_output[t, :, c], np.clip(np.round(expected), 0, 65535), atol=1)
     assert not np.array_equal(volume_output, volume_stack.noisy)
 
@@ -81,3 +81,40 @@ def test_cli_keeps_axes_and_calibration(tiny_3d_model, volume_stack, tmp_path):
 def test_the_archive_denoises_as_the_folder(tiny_3d_model, volume_stack, volume_output):
     archive = tiny_3d_model / "tiny3d.bioimage.io.zip"
     np.testing.assert_array_equal(api.denoise(volume_stack.noisy, volume_stack.axes, archive), volume_output)
+
+
+@pytest.fixture(scope="module")
+def deep_volume():
+    """A 3-channel-free ZYX uint16 volume deep enough to be cut in Z: 56 slices of 56x60."""
+    from imagej_n2v.data.synthetic import make_stack
+
+    stack = make_stack(frames=1, slices=56, height=56, width=60, seed=5)
+    return stack.noisy
+
+
+def test_volumes_in_windows_equal_the_whole_volume(tiny_3d_model, deep_volume):
+    """Z chunks and XY tiles through the shared tiler: within 1 grey level of the whole volume, for sides
+    that do not divide it."""
+    whole = api.denoise(deep_volume, "ZYX", tiny_3d_model)
+    denoiser = load_denoiser(tiny_3d_model)
+    smallest = 2 * denoiser.context + denoiser.div_by
+    assert deep_volume.shape[0] > smallest  # so Z is cut too
+    for side in (smallest, smallest + 4):
+        tiling = volume_tiling(denoiser, deep_volume.shape, side, False, "x")
+        assert tiling.tile == (side,) * 3
+        tiled = api.denoise(deep_volume, "ZYX", tiny_3d_model, tile_size=side)
+        assert np.abs(tiled.astype(int) - whole.astype(int)).max() <= 1
+    float_whole = api.denoise(deep_volume, "ZYX", tiny_3d_model, bit_depth=32)
+    float_tiled = api.denoise(deep_volume, "ZYX", tiny_3d_model, bit_depth=32, tile_size=smallest)
+    np.testing.assert_allclose(float_tiled, float_whole, rtol=1e-4, atol=1e-2)
+
+
+def test_a_tile_size_below_the_networks_context_is_refused(tiny_3d_model, deep_volume):
+    with pytest.raises(InputError, match="tile_size must be at least"):
+        api.denoise(deep_volume, "ZYX", tiny_3d_model, tile_size=8)
+
+
+def test_tta_averages_a_3d_model_over_the_yx_orientations(tiny_3d_model, volume_stack, volume_output):
+    out = api.denoise(volume_stack.noisy, volume_stack.axes, tiny_3d_model, tta=True)
+    assert out.shape == volume_output.shape and not np.array_equal(out, volume_output)
+    assert np.abs(out.astype(int) - volume_output.astype(int)).mean() < volume_stack.noisy.std()

@@ -105,3 +105,22 @@ def test_a_nan_loss_before_any_epoch_is_one_sentence_and_leaves_nothing(volume_s
     with pytest.raises(TrainingError, match=r"diverged before an epoch ended \(the loss became NaN"):
         train_model([stack], tmp_path / "m", TrainConfig(**{**TINY_3D_TRAINING, "learning_rate": 1e30}))
     assert not list(tmp_path.iterdir())
+
+
+def test_anisotropy_is_advised_in_the_log_from_the_calibration(volume_stack, caplog):
+    from imagej_n2v.training.train import log_anisotropy
+
+    coarse, fine, plain = (PlaneStack(volume_stack.noisy, volume_stack.axes, source=name) for name in "abc")
+    coarse.spacing, fine.spacing = (2.0, 0.1), (0.29, 0.26)
+    with caplog.at_level("WARNING"):
+        log_anisotropy([coarse, fine, plain])
+    assert len(caplog.records) == 1
+    assert "a: its z step (2) is 20.0 times its pixel size (0.1)" in caplog.text and "without --3d" in caplog.text
+
+
+def test_a_calibrated_tiff_carries_its_z_step_to_the_stack(volume_stack, tmp_path):
+    from imagej_n2v.data.tiff_io import read_image, write_image
+    from tests.conftest import CALIBRATION
+
+    path = write_image(tmp_path / "z.tif", volume_stack.noisy, volume_stack.axes, CALIBRATION)
+    assert read_image(path).stack.spacing == pytest.approx((CALIBRATION.z_spacing, CALIBRATION.pixel_width))

@@ -62,8 +62,12 @@ class ImagePlanes:
 
 
 def image_stack(image: Any) -> PlaneStack:
-    """The core's plane view of an ``ImagePlus``, in ImageJ's own TZCYX order."""
-    return PlaneStack(ImagePlanes(image), "TZCYX")
+    """The core's plane view of an ``ImagePlus``, in ImageJ's own TZCYX order, with its z step and pixel size."""
+    stack = PlaneStack(ImagePlanes(image), "TZCYX")
+    calibration = image.getCalibration()
+    if stack.slices > 1 and calibration.scaled():
+        stack.spacing = (float(calibration.pixelDepth), float(calibration.pixelWidth))
+    return stack
 
 
 def as_imageplus(image: Any, gateway: Any = None) -> Any:

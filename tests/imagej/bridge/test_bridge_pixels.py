@@ -57,6 +57,7 @@ def test_planes_and_round_trip_keep_dimensions_and_calibration(imagej, tmp_path,
     stack = image_stack(image)
     expected = read_image(source).stack
     assert stack.tzc == expected.tzc
+    assert stack.spacing == expected.spacing  # the z step and pixel size, for the 3D advice (None without Z)
     for index in expected.indices():
         np.testing.assert_array_equal(stack.plane(index), expected.plane(index))
 
