@@ -168,7 +168,7 @@ def volume_stack() -> SyntheticStack:
 
 @pytest.fixture(scope="session")
 def tiny_3d_model(tmp_path_factory, volume_stack) -> Path:
-    """A complete 3D model folder with its bioimage.io zip, trained in seconds (read-only for tests)."""
+    """A complete 3D model folder (no bioimage.io zip: not written for 3D yet), trained in seconds (read-only)."""
     from imagej_n2v.config import TrainConfig
     from imagej_n2v.data.stack import PlaneStack
     from imagej_n2v.training.train import train_model

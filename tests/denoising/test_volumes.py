@@ -78,11 +78,6 @@ def test_cli_keeps_axes_and_calibration(tiny_3d_model, volume_stack, tmp_path):
         assert tif.series[0].shape == volume_stack.noisy.shape
 
 
-def test_the_archive_denoises_as_the_folder(tiny_3d_model, volume_stack, volume_output):
-    archive = tiny_3d_model / "tiny3d.bioimage.io.zip"
-    np.testing.assert_array_equal(api.denoise(volume_stack.noisy, volume_stack.axes, archive), volume_output)
-
-
 @pytest.fixture(scope="module")
 def deep_volume():
     """A 3-channel-free ZYX uint16 volume deep enough to be cut in Z: 56 slices of 56x60."""
