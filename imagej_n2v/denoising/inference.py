@@ -232,7 +232,7 @@ class Denoiser:
             tile = (padded[0], long) if short == 0 else (long, padded[1])
         else:
             tile = (side, side)
-        log.info("%s: planes of %dx%d go through the network in tiles of %dx%d (a whole plane would need %s; %s, "
+        log.info("%s: planes of %dx%d go through the network in tiles of at most %dx%d (a whole plane would need %s; %s, "
                  "a share of it per call).", source, height, width, *tile,
                  size_text(network_bytes(padded[0] * padded[1], self.description.first_filters)), budget.seen)
         return Tiling(tile, budget.seen, source)
