@@ -25,6 +25,12 @@ class NothingToDenoise(InputError):
     """Every chosen plane is zero: raised after the last plane, so a caller that denoised only
     part of a stack (a unit of work on a cluster) can tell it from a broken input."""
 
+    @classmethod
+    def in_stack(cls, source: object) -> "NothingToDenoise":
+        """The sentence for a stack whose chosen frames and channels are all zero (planes and volumes alike)."""
+        return cls(f"{source} is zero everywhere in the chosen frames and channels: there is nothing "
+                   f"to denoise; check the file or the --frames/--channels choice.")
+
 
 class ModelError(N2VError):
     """A model folder or archive is missing, incomplete, corrupt or unsuitable."""

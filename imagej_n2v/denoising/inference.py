@@ -396,10 +396,7 @@ class Denoiser:
                     if progress:
                         progress(finished, len(indices))
         if not denoised:
-            raise NothingToDenoise(
-                f"{stack.source} is zero everywhere in the chosen frames and channels: there is nothing "
-                f"to denoise; check the file or the --frames/--channels choice."
-            )
+            raise NothingToDenoise.in_stack(stack.source)
         convert.report()
 
     def denoise(self, array: np.ndarray, axes: str, **options) -> np.ndarray:

@@ -160,9 +160,6 @@ def denoise_volumes(
                 if progress:
                     progress(finished, len(wanted))
     if not denoised:
-        raise NothingToDenoise(
-            f"{stack.source} is zero everywhere in the chosen frames and channels: there is nothing "
-            f"to denoise; check the file or the --frames/--channels choice."
-        )
+        raise NothingToDenoise.in_stack(stack.source)
     convert.report()
 
