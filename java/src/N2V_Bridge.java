@@ -5,7 +5,6 @@ import ij.ImageStack;
 import ij.Macro;
 import ij.WindowManager;
 import ij.gui.ImageWindow;
-import ij.gui.NonBlockingGenericDialog;
 import ij.gui.Overlay;
 import ij.gui.Roi;
 import ij.macro.Interpreter;
@@ -73,7 +72,7 @@ public class N2V_Bridge {
 
     /**
      * A quality warning the user can dismiss (menu runs only: the callers check), shown from its own
-     * thread so that the command goes on, and not modal, so that ImageJ's menus and windows stay usable; never in batch or headless runs, where no one could dismiss it.
+     * thread so that the command goes on; never in batch or headless runs, where no one could dismiss it.
      */
     public static void warningDialog(String command, String text) {
         if (batch() || !dialogs)
@@ -91,13 +90,7 @@ public class N2V_Bridge {
             wrapped.append(word);
             column += word.length();
         }
-        // Not IJ.showMessage: a modal dialog would take the keyboard and the menus from every window until dismissed.
-        Thread shown = new Thread(() -> {
-            NonBlockingGenericDialog dialog = new NonBlockingGenericDialog(command + ": quality warning");
-            dialog.addMessage(wrapped.toString());
-            dialog.hideCancelButton();
-            dialog.showDialog();
-        }, "N2V warning");
+        Thread shown = new Thread(() -> IJ.showMessage(command + ": quality warning", wrapped.toString()), "N2V warning");
         shown.setDaemon(true);
         shown.start();
     }
