@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 import tifffile
 
 from imagej_n2v.imagej.bridge.runtime import DEFAULT_IJ_JAR
-from tests.imagej.bridge.conftest import missing_imagej
+from tests.imagej.bridge.conftest import unavailable
 
 pytestmark = [pytest.mark.imagej, pytest.mark.slow]
 
@@ -109,28 +108,13 @@ def wait_for_file(path: Path, desktop: Desktop) -> str:
     return path.read_text()
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    reason = missing_imagej() or (None if shutil.which("xdotool") else "xdotool is not installed (apt-get install xdotool)")
-    if reason:
-        pytest.skip(reason)
-    from imagej_n2v.imagej.bridge.runtime import VirtualDisplay
-
-    folder = tmp_path_factory.mktemp("ImageJ")
-    done = subprocess.run([sys.executable, "-m", "imagej_n2v.cli", "install-plugin", str(folder)],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    display = VirtualDisplay()
-    yield folder, display.name
-    display.stop()
-
-
 @pytest.fixture
 def desktop(installed, tmp_path):
-    folder, display = installed
+    if not shutil.which("xdotool"):
+        unavailable("xdotool is not installed (apt-get install xdotool)")
     home = tmp_path / "home"
     home.mkdir()
-    session = Desktop(folder, display, home)
+    session = Desktop(installed.folder, installed.display, home)
     yield session
     session.stop()
 
@@ -191,9 +175,8 @@ def test_process_batch_macro_denoises_a_folder_with_the_model_loaded_once(deskto
     names = ["a.tif", "b.tif", "c.tif"]
     for seed, name in enumerate(names):
         write_image(inputs / name, dome_stack.noisy[seed % 2:seed % 2 + 1], dome_stack.axes)
-    folder, _ = installed
-    (folder / "macros").mkdir(exist_ok=True)
-    (folder / "macros" / "BatchMacro.ijm").write_text(f'run("N2V Denoise", "model=[{tiny_model}]");\n')
+    (installed.folder / "macros").mkdir(exist_ok=True)
+    (installed.folder / "macros" / "BatchMacro.ijm").write_text(f'run("N2V Denoise", "model=[{tiny_model}]");\n')
     desktop.remember(batch__input=f"{inputs}/", batch__output=f"{outputs}/", batch__format="TIFF")
     desktop.start(f'run("Macro... ");\nFile.saveString(getInfo("log"), "{seen}");\n')  # Process > Batch > Macro...
     desktop.window("Batch Process")

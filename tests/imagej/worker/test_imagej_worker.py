@@ -20,7 +20,6 @@ import tifffile
 from imagej_n2v.cli import main
 from imagej_n2v.data.tiff_io import read_image
 from imagej_n2v.imagej.bridge.runtime import DEFAULT_IJ_JAR
-from tests.imagej.bridge.conftest import missing_imagej
 
 pytestmark = pytest.mark.imagej
 
@@ -52,19 +51,8 @@ class ImageJ:
 
 
 @pytest.fixture(scope="module")
-def imagej(tmp_path_factory):
-    reason = missing_imagej()
-    if reason:
-        pytest.skip(reason)
-    from imagej_n2v.imagej.bridge.runtime import VirtualDisplay
-
-    folder = tmp_path_factory.mktemp("ImageJ")
-    installed = subprocess.run([sys.executable, "-m", "imagej_n2v.cli", "install-plugin", str(folder)],
-                               capture_output=True, text=True, timeout=60)
-    assert installed.returncode == 0, installed.stderr
-    display = VirtualDisplay()
-    yield ImageJ(folder, display.name)
-    display.stop()
+def imagej(installed) -> ImageJ:
+    return ImageJ(installed.folder, installed.display)
 
 
 @pytest.fixture
