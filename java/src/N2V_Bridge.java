@@ -71,28 +71,13 @@ public class N2V_Bridge {
     }
 
     /**
-     * A quality warning the user can dismiss (menu runs only: the callers check), shown from its own
-     * thread so that the command goes on; never in batch or headless runs, where no one could dismiss it.
+     * A quality warning the user can dismiss (menu runs only: the callers check), in a window that
+     * leaves ImageJ's menus and the command going (N2V_Warning); never in batch or headless runs,
+     * where no one could dismiss it.
      */
     public static void warningDialog(String command, String text) {
-        if (batch() || !dialogs)
-            return;
-        StringBuilder wrapped = new StringBuilder();
-        int column = 0;
-        for (String word : text.split(" ")) {
-            if (column > 0 && column + word.length() > 90) {
-                wrapped.append('\n');
-                column = 0;
-            } else if (column > 0) {
-                wrapped.append(' ');
-                column++;
-            }
-            wrapped.append(word);
-            column += word.length();
-        }
-        Thread shown = new Thread(() -> IJ.showMessage(command + ": quality warning", wrapped.toString()), "N2V warning");
-        shown.setDaemon(true);
-        shown.start();
+        if (!batch() && dialogs)
+            N2V_Warning.show(command + ": quality warning", text);
     }
 
     /** Runs a command the way its plugin was called: from a macro's options, or through a dialog. */
