@@ -43,6 +43,7 @@ from .history import write_history
 from .masking import blind_spots, n2v_perc_pix
 from .patches import TrainingPatches, augment, sample_patches
 from .resume import Resumable, find_resumable, incomplete_place, is_incomplete
+from .averaging import averaging_callback
 from .stopping import Ending, Pace, training_callbacks
 from .volume_patches import sample_volume_patches
 
@@ -373,7 +374,8 @@ def fit(run: TrainingRun, on_epoch: EpochCallback | None, stop: threading.Event)
         if run.previous:
             _continue_from(model, run.staging, run.history)
         stopping, ended = training_callbacks(run.pace, config.patience, config.steps, run.history)
-        model.callbacks += [*stopping, _epoch_callback(on_epoch, config.epochs, run.history, stop, run.pace,
+        averaging = [averaging_callback(config.steps)] if config.average else []
+        model.callbacks += [*averaging, *stopping, _epoch_callback(on_epoch, config.epochs, run.history, stop, run.pace,
                                                        run.epochs_before)]
         try:
             if run.epochs_before < config.epochs:
