@@ -32,6 +32,7 @@ from .. import __version__
 from ..atomic import check_target
 from ..config import DenoiseConfig
 from ..data.tiff_io import TiffImage, read_image, write_denoised
+from ..denoising.check import Check, report
 from ..denoising.commands import plan_output
 from ..denoising.inference import batch_size
 from ..errors import ClusterError, N2VError, NothingToDenoise
@@ -167,6 +168,18 @@ def denoise_piece(piece: Piece, model: str, config: DenoiseConfig, version: str)
     return PieceResult(np.stack(done), denoiser.provenance(), nothing, warnings.messages)
 
 
+def check_file(path: str, axes: str | None, model: str, config: DenoiseConfig, version: str) -> Check:
+    """The quality check of one input on a worker (``denoising.check``): the same sample as a single-process run."""
+    from ..denoising.check import check_image
+    from ..denoising.inference import load_denoiser
+
+    _prepare_worker(version)
+    denoiser = load_denoiser(model, config.precision)
+    stack = read_image(path, axes).stack
+    plan = plan_output(stack, config)
+    return check_image(denoiser, stack, plan.frames, plan.channels, config.keep_zero_columns)
+
+
 # --------------------------------------------------------------------------- on the client
 
 
@@ -252,7 +265,12 @@ class ClusterRun:
         self.total = sum(job.n_planes for job in jobs)
         self.written = 0
         ahead = max(2, PIECES_AHEAD_PER_THREAD * sum(client.nthreads().values()))
-        self._prefetch = _Prefetch(client, jobs, str(Path(model).resolve()), config, ahead)
+        model = str(Path(model).resolve())
+        self._checks = {} if config.check == "off" else {  # small: each a few patches, ahead of every piece
+            job.path: client.submit(check_file, str(job.path.resolve()), job.pieces[0].axes, model, config, __version__,
+                                    pure=False, priority=1)
+            for job in jobs if job.error is None and job.pieces}
+        self._prefetch = _Prefetch(client, jobs, model, config, ahead)
 
     def write_next(self) -> FileJob:
         """Write the output of the next planned input; raises its ``N2VError`` (the file is skipped)."""
@@ -261,6 +279,13 @@ class ClusterRun:
             raise job.error
         if job.axes != job.image.axes:
             log.warning("%s: axes %s are written in ImageJ's order %s.", job.path.name, job.image.axes, job.axes)
+        check = self._checks.pop(job.path, None)
+        if check is not None:
+            try:
+                report(check.result())
+            except Exception as exc:  # the check only informs: it never costs the user the output
+                log.warning("%s: the quality check could not run on the cluster (%s); denoising goes on.",
+                            job.path.name, exc)
         try:
             results = self._results(job)
             first = next(results)

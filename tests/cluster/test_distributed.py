@@ -155,6 +155,27 @@ def test_metadata_reaches_the_output_as_in_the_single_process_run(cluster, tiny_
         assert tif.asarray().mean() < 0  # calibrated: raw - 32768
 
 
+def test_the_quality_check_runs_on_a_worker_and_says_what_the_single_process_run_says(cluster, tiny_model, tmp_path,
+                                                                                      capsys):
+    """Issue 22: the verdict on a sample of each input also where the planes go to a cluster (the sample
+    is the same, so the sentence is); the tiny model is no better than a blur, so it is a warning."""
+    from imagej_n2v.data.synthetic import make_stack
+
+    stack = make_stack(frames=2, slices=1, channels=1, height=512, width=512, seed=3)  # 0.5 MP: within the budget
+    path = tmp_path / "large.tif"
+    write_image(path, stack.noisy, stack.axes, CALIBRATION)
+
+    def warnings(*options: str) -> list[str]:
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
+        assert main(["denoise", str(path), "--model", str(tiny_model), "--output", str(out), *options]) == 0
+        return [line for line in capsys.readouterr().err.splitlines() if "blur" in line]
+
+    single = warnings()
+    assert single and "no better than a blur" in single[0]
+    assert warnings("--scheduler", cluster.scheduler_address, *PIECE) == single
+    assert not warnings("--scheduler", cluster.scheduler_address, "--check", "off")
+
+
 def test_local_workers_equal_the_single_process_run(input_files, tiny_model, reference, tmp_path):
     """``--workers 1`` starts and stops its own cluster on this machine."""
     out = tmp_path / "out"
