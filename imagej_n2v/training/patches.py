@@ -11,7 +11,7 @@ n2v's default settings: 29.6 dB after the first epoch, 22.1 dB after 41, the val
 falling all along). Held-out pixels show it, so patience ends training near the best result.
 A channel with enough planes (six or more at the default 10 %) gives whole planes, spread over its frames
 and slices; a channel with fewer gives them all to training (a channel seen in only two frames
-must not lose one). Without such planes, a band of rows at the bottom of each plane validates; a
+must not lose one). Without such planes, a band of rows of each plane validates (``holdout``); a
 plane too small for a band leaves validation overlapping, and ``TrainingPatches.validation_area``
 says so.
 """
@@ -27,6 +27,7 @@ from ..data.orientations import turn
 from ..data.planes import Normalization, kept_columns, plane_normalization
 from ..data.stack import PlaneIndex, PlaneStack
 from ..errors import InputError
+from .holdout import hold_out
 
 
 @dataclass
@@ -136,7 +137,9 @@ def sample_patches(
             f"zero columns): use a smaller --patch-size or check that the images are not empty."
         )
     rng = np.random.default_rng(seed)
-    train_records, val_records, area = _hold_out(records, size, val_fraction, rng)
+    train_records, val_records, area = hold_out(
+        records, lambda r: (r.stack, r.index.c), lambda r: r.candidates // _x_positions(r, size) + size - 1,
+        lambda r, rows: _within(r, rows, size), size, val_fraction, rng, "planes")
     available = sum(r.candidates for r in train_records + val_records)
     wanted = min(count, available)
     if wanted < 2:
@@ -164,40 +167,6 @@ def _example(stacks: Sequence[PlaneStack], records: list[PlaneRecord]) -> np.nda
     """A whole plane of the data, the held-out one of median brightness: the exported archive's test input."""
     record = sorted(records, key=lambda r: r.normalization.mean)[len(records) // 2]
     return np.array(stacks[record.stack].plane(record.index))
-
-
-def _hold_out(records: list[PlaneRecord], size: int, val_fraction: float,
-              rng: np.random.Generator) -> tuple[list[PlaneRecord], list[PlaneRecord], str]:
-    """Split the patch positions into training and validation areas that share no pixel.
-
-    Returns (training records, validation records, a description); no training records means
-    that validation overlaps training (one plane too small for a band).
-    """
-    groups: dict[tuple[int, int], list[int]] = {}
-    for number, record in enumerate(records):
-        groups.setdefault((record.stack, record.index.c), []).append(number)
-    chosen: set[int] = set()
-    for numbers in groups.values():  # each channel of each image keeps most of its planes for training
-        held = int(round(len(numbers) * val_fraction))
-        if 1 <= held < len(numbers):  # spread evenly over the group's frames and slices
-            chosen.update(numbers[int(i)] for i in (np.arange(held) + rng.random()) * len(numbers) / held)
-    if chosen:
-        train = [r for i, r in enumerate(records) if i not in chosen]
-        return train, [records[i] for i in sorted(chosen)], f"{len(chosen)} of {len(records)} planes held out"
-    train, val = [], []
-    for record in records:
-        height = record.candidates // _x_positions(record, size) + size - 1
-        band = max(size, int(np.ceil(height * val_fraction)))
-        if height - band < size:
-            train.append(record)
-            continue
-        train.append(_within(record, slice(0, height - band), size))
-        val.append(_within(record, slice(height - band, height), size))
-    if val:
-        return train, val, "a band of rows at the bottom of each plane held out"
-    if len(records) > 1:
-        return records[1:], records[:1], f"1 of {len(records)} planes held out"
-    return [], records, "overlapping the training patches (the plane is too small to hold rows out)"
 
 
 def _x_positions(record: PlaneRecord, size: int) -> int:

@@ -7,8 +7,8 @@ scale of a bright one. Patch positions are numbered volume by volume, a seeded s
 and each volume is read once to cut its patches.
 
 Validation patches share no voxel with training patches (see ``patches`` for why): whole
-volumes when a channel has enough frames, else a band of rows at the bottom of every volume
-(through all its slices), else, for one volume too small for a band, overlapping.
+volumes when a channel has enough frames, else a band of rows of every volume (through all its
+slices; ``holdout``), else, for one volume too small for a band, overlapping.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 from ..data.planes import Normalization, kept_columns, plane_normalization
 from ..data.stack import PlaneStack
 from ..errors import InputError
+from .holdout import hold_out
 from .patches import TrainingPatches
 
 
@@ -92,7 +93,8 @@ def sample_volume_patches(
         raise InputError(f"No volume has a {depth}x{size}x{size} area of data in {names} (after cutting zero "
                          f"columns): use a smaller --patch-size or --patch-depth, or check that the images are not empty.")
     rng = np.random.default_rng(seed)
-    train_records, val_records, area = _hold_out(records, depth, size, val_fraction, rng)
+    train_records, val_records, area = hold_out(records, lambda r: (r.stack, r.c), lambda r: r.shape[1], _within,
+                                                size, val_fraction, rng, "volumes")
     available = sum(r.candidates(depth, size) for r in train_records + val_records)
     wanted = min(count, available)
     if wanted < 2:
@@ -107,36 +109,6 @@ def sample_volume_patches(
     return TrainingPatches(train=train, validation=validation, planes_used=len(records), planes_skipped=skipped,
                            candidates=available, validation_area=area,
                            normalizations=[r.normalization for r in records])
-
-
-def _hold_out(records: list[VolumeRecord], depth: int, size: int, val_fraction: float,
-              rng: np.random.Generator) -> tuple[list[VolumeRecord], list[VolumeRecord], str]:
-    """Training and validation areas that share no voxel (no training records: overlapping)."""
-    groups: dict[tuple[int, int], list[int]] = {}
-    for number, record in enumerate(records):
-        groups.setdefault((record.stack, record.c), []).append(number)
-    chosen: set[int] = set()
-    for numbers in groups.values():
-        held = int(round(len(numbers) * val_fraction))
-        if 1 <= held < len(numbers):
-            chosen.update(numbers[int(i)] for i in (np.arange(held) + rng.random()) * len(numbers) / held)
-    if chosen:
-        train = [r for i, r in enumerate(records) if i not in chosen]
-        return train, [records[i] for i in sorted(chosen)], f"{len(chosen)} of {len(records)} volumes held out"
-    train, val = [], []
-    for record in records:
-        height = record.shape[1]
-        band = max(size, int(np.ceil(height * val_fraction)))
-        if height - band < size:
-            train.append(record)
-            continue
-        train.append(_within(record, slice(0, height - band)))
-        val.append(_within(record, slice(height - band, height)))
-    if val:
-        return train, val, "a band of rows at the bottom of each volume held out"
-    if len(records) > 1:
-        return records[1:], records[:1], f"1 of {len(records)} volumes held out"
-    return [], records, "overlapping the training patches (the volume is too small to hold rows out)"
 
 
 def _within(record: VolumeRecord, rows: slice) -> VolumeRecord:

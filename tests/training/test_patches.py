@@ -15,7 +15,7 @@ HEIGHT = 24
 STRIPS = [(3, 5), (0, 0), (7, 2), (4, 4)]  # (left, right) zero strip widths per plane
 
 
-def _coded_stack() -> PlaneStack:
+def _coded_stack(height: int = HEIGHT) -> PlaneStack:
     """ZYX planes of distinct random values (unique in the whole stack) with zero strips.
 
     A patch, de-normalised with its plane's statistics, is then found at exactly one place;
@@ -23,8 +23,8 @@ def _coded_stack() -> PlaneStack:
     code look alike in every plane.
     """
     rng = np.random.default_rng(0)
-    values = rng.choice(np.arange(1000, 60000), size=len(STRIPS) * HEIGHT * WIDTH, replace=False)
-    data = values.reshape(len(STRIPS), HEIGHT, WIDTH).astype(np.uint16)
+    values = rng.choice(np.arange(1000, 60000), size=len(STRIPS) * height * WIDTH, replace=False)
+    data = values.reshape(len(STRIPS), height, WIDTH).astype(np.uint16)
     for z, (left, right) in enumerate(STRIPS):
         data[z, :, :left] = 0
         data[z, :, WIDTH - right :] = 0
@@ -39,7 +39,7 @@ def _locate(patch: np.ndarray, stack: PlaneStack) -> tuple[int, int, int]:
         raw = np.rint(plane_normalization(plane[:, columns]).invert(patch.copy()))
         ys, xs = np.nonzero(plane == raw[0, 0])
         for y, x in zip(ys, xs):
-            inside = columns.start <= x and x + SIZE <= columns.stop and y + SIZE <= HEIGHT
+            inside = columns.start <= x and x + SIZE <= columns.stop and y + SIZE <= plane.shape[0]
             if inside and np.array_equal(raw, plane[y : y + SIZE, x : x + SIZE]):
                 return index.z, int(y), int(x)
     raise AssertionError(f"patch starting with {patch[0, 0]} is not a window of any plane's kept area")
@@ -103,6 +103,29 @@ def test_validation_shares_no_pixel_with_training_in_a_band_of_each_plane():
     assert {z for z, _, _ in _pixels(stack, patches.validation)} == set(range(len(STRIPS)))
     assert min(y for _, y, _ in _pixels(stack, patches.validation)) == HEIGHT - SIZE
     assert patches.validation_area.startswith("a band of rows")
+
+
+def test_on_taller_planes_the_band_lies_in_their_middle_and_the_rows_above_and_below_train():
+    """The edges of a field are more often background than its middle (measured on the phalloidin plane)."""
+    stack = _coded_stack(height=5 * SIZE)
+    patches = sample_patches([stack], SIZE, 400, 0.1, seed=0)
+    held, trained = _pixels(stack, patches.validation), _pixels(stack, patches.train)
+    assert not trained & held
+    assert {y for _, y, _ in held} == set(range(2 * SIZE, 3 * SIZE))
+    assert {y for _, y, _ in trained} == set(range(2 * SIZE)) | set(range(3 * SIZE, 5 * SIZE))
+    assert patches.validation_area == "a band of rows through the middle of each plane held out"
+
+
+@pytest.mark.parametrize("height, size, fraction, expected", [
+    (623, 64, 0.1, ([slice(0, 279), slice(343, 623)], slice(279, 343))),  # the phalloidin plane: the middle
+    (24, 8, 0.1, ([slice(0, 16)], slice(16, 24))),  # less than two patch heights each side: the bottom
+    (15, 8, 0.1, None),  # too low for a band and a stretch of training rows
+    (1000, 32, 0.25, ([slice(0, 375), slice(625, 1000)], slice(375, 625))),
+])
+def test_the_band_lies_in_the_middle_where_it_leaves_room_above_and_below(height, size, fraction, expected):
+    from imagej_n2v.training.holdout import row_bands
+
+    assert row_bands(height, size, fraction) == expected
 
 
 def test_with_many_planes_whole_planes_spread_over_the_stack_validate():
