@@ -145,9 +145,9 @@ def training_advice(verdict: Verdict, best_epoch: int, epochs_done: int, epoch_s
         pace = (f", about {format_duration(max(1, round(epochs_done * epoch_seconds)))} more at this run's pace of "
                 f"{format_duration(max(1, round(epoch_seconds)))} per epoch" if epoch_seconds else "")
         return (f"train longer: the validation loss was still falling at epoch {epochs_done}; try --epochs "
-                f"{2 * epochs_done}{pace}.")
+                f"{2 * epochs_done} (epochs={2 * epochs_done} in ImageJ){pace}.")
     return (f"the validation loss had levelled off (best epoch {best_epoch} of {epochs_done}): try a larger "
-            f"--patch-size (now {patch_size}) or more planes (now {planes}); or a blur does as well on these images.")
+            f"--patch-size (patch_size in ImageJ; now {patch_size}) or more planes (now {planes}); or a blur does as well on these images.")
 
 
 def image_advice(model_warned: bool) -> str:

@@ -89,7 +89,7 @@ final class N2V_Task {
         } else if (type.equals("completion")) {
             if (message.values.containsKey("title"))
                 N2V_Bridge.resultImage(output, image, message.get("title"), message.get("frames"), message.get("info")).show();
-            IJ.showStatus(command + ": done");
+            IJ.showStatus(message.values.containsKey("status") ? message.get("status") : command + ": done");
             return true;
         } else if (type.equals("failure")) {
             if (message.values.containsKey("traceback"))

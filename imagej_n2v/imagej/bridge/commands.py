@@ -45,6 +45,7 @@ class _ImageJReporter:
 
         self.command = command
         self.IJ = _ij()
+        self.warned = False
         self.plot = JClass("N2V_LossPlot")(command) if JClass("ij.Macro").getOptions() is None else None
 
     def log(self, text: str) -> None:
@@ -61,6 +62,7 @@ class _ImageJReporter:
     def warn(self, text: str) -> None:
         from jpype import JClass
 
+        self.warned = True
         self.IJ.log(text)
         if self.plot is not None:  # a menu run (N2V_Bridge shows no dialog in batch or headless runs)
             JClass("N2V_Bridge").warningDialog(self.command, text)
@@ -70,9 +72,9 @@ class _ImageJReporter:
             self.plot.reference(label, float(value))
 
 
-def denoise_image(image: Any, options: str) -> Any:
+def denoise_image(image: Any, options: str, report: _ImageJReporter | None = None) -> Any:
     """Denoise an ``ImagePlus`` with the options of ``N2V Denoise``; returns the new ``ImagePlus`` (None with check=only)."""
-    denoised = tasks.denoise(image_stack(image), str(image.getTitle()), options, _ImageJReporter(DENOISE))
+    denoised = tasks.denoise(image_stack(image), str(image.getTitle()), options, report or _ImageJReporter(DENOISE))
     if denoised.planes is None:
         return None
     return new_image(denoised.planes, image, denoised.frames, denoised.title, denoised.info)
@@ -104,12 +106,12 @@ def escape_stops(poll_seconds: float = 0.3) -> Iterator[threading.Event]:
         watcher.join()
 
 
-def train_on_image(image: Any, options: str) -> Path:
+def train_on_image(image: Any, options: str, report: _ImageJReporter | None = None) -> Path:
     """Train a model on an ``ImagePlus`` (None: only the files of the ``inputs`` option) with the options
     of ``N2V Train``; returns the model folder."""
     with escape_stops() as stop:
         stack, title = (None, "") if image is None else (image_stack(image), str(image.getTitle()))
-        return tasks.train(stack, title, options, _ImageJReporter(TRAIN), stop)
+        return tasks.train(stack, title, options, report or _ImageJReporter(TRAIN), stop)
 
 
 def run_command(command: str, image: Any, options: str, gateway: Any = None) -> None:
@@ -119,14 +121,15 @@ def run_command(command: str, image: Any, options: str, gateway: Any = None) -> 
     if image is None and command == DENOISE:
         raise tasks.no_image()
     image = None if image is None else as_imageplus(image, gateway)
+    report = _ImageJReporter(command)
     if command == DENOISE:
-        result = denoise_image(image, options)
+        result = denoise_image(image, options, report)
         if result is not None:
             result.show()  # in batch mode this makes it the current image without a window
     else:
-        train_on_image(image, options)
+        train_on_image(image, options, report)
     _ij().showProgress(1.0)
-    _ij().showStatus(f"{command}: done")
+    _ij().showStatus(tasks.finished(command, report.warned))
 
 
 def install_handler(debug: bool = False, dialogs: bool = True, gateway: Any = None) -> Any:

@@ -45,6 +45,11 @@ class Reporter(Protocol):
         """A held-out loss the loss plot draws as a horizontal line (the best blur's, the noisy input's level)."""
 
 
+def finished(command: str, warned: bool) -> str:
+    """The status line once a command is done: after a quality warning it stays in sight (the Log has it whole)."""
+    return f"{command}: done, with a quality WARNING (see the Log)" if warned else f"{command}: done"
+
+
 @dataclass
 class Denoised:
     """The output planes of N2V Denoise (a lazy stream, in ImageJ's order) and what describes them."""

@@ -142,6 +142,7 @@ class _Reporter:
 
     def __init__(self, connection: Connection):
         self._connection = connection
+        self.warned = False
 
     def _send(self, kind: str, **values: object) -> None:
         try:
@@ -159,6 +160,7 @@ class _Reporter:
         self._send("loss", epoch=epoch, loss=repr(loss), val_loss=repr(val_loss))
 
     def warn(self, text: str) -> None:
+        self.warned = True
         self._send("warning", message=text)
 
     def reference(self, label: str, value: float) -> None:
@@ -177,14 +179,15 @@ def execute(connection: Connection, request: Message) -> Message:
             raise tasks.no_image()
         denoised = tasks.denoise(stack, title, options, report)
         if denoised.planes is None:  # check=only: the verdict went to the Log; no image
-            return Message("completion", {})
+            return Message("completion", {"status": tasks.finished(command, report.warned)})
         for plane in denoised.planes:
             if connection.stop.is_set():
                 raise Interrupted(f"{DENOISE} stopped at your request: no image was made.")
             connection.send(plane_message("plane", plane))
-        return Message("completion", {"title": denoised.title, "frames": frame_list(denoised.frames), "info": denoised.info})
+        return Message("completion", {"title": denoised.title, "frames": frame_list(denoised.frames), "info": denoised.info,
+                                      "status": tasks.finished(command, report.warned)})
     folder = tasks.train(stack, title, options, report, connection.stop)
-    return Message("completion", {"model": str(folder)})
+    return Message("completion", {"model": str(folder), "status": tasks.finished(command, report.warned)})
 
 
 def _answer(connection: Connection, request: Message) -> None:

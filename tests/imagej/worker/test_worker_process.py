@@ -118,7 +118,7 @@ def test_denoise_gives_the_apis_planes_bit_for_bit(worker, tiny_model, dome_stac
     planes, others, done = worker.execute("N2V Denoise", _tzcyx(dome_stack), f"model=[{tiny_model}]")
     assert done.type == "completion", done.values
     assert done["title"] == "dome_denoised" and done["frames"] == ""  # all of them
-    assert "precision fp32" in done["info"]
+    assert "precision fp32" in done["info"] and done["status"] == "N2V Denoise: done"  # no warning: the plain status
     expected = denoise(dome_stack.noisy, dome_stack.axes, tiny_model)
     assert np.array_equal(np.stack(planes).reshape(expected.shape), expected)
     updates = [m for m in others if m.type == "update"]
@@ -185,5 +185,6 @@ def test_a_poor_model_is_a_warning_and_the_plot_gets_its_reference_lines(worker,
     assert done.type == "completion", done.values
     warnings = [m["message"] for m in others if m.type == "warning"]
     assert len(warnings) == 1 and warnings[0].startswith("N2V Train: ") and "What to do: train longer" in warnings[0]
+    assert done["status"] == "N2V Train: done, with a quality WARNING (see the Log)"  # the status line keeps it in sight
     references = {m["label"]: float(m["value"]) for m in others if m.type == "reference"}
     assert len(references) == 3 and any(label.startswith("best blur") for label in references)
