@@ -31,6 +31,7 @@ import numpy as np
 from .. import __version__
 from ..atomic import check_target
 from ..config import DenoiseConfig
+from ..data.bands import whole
 from ..data.tiff_io import TiffImage, read_image, write_denoised
 from ..denoising.check import Check, report
 from ..denoising.commands import plan_output
@@ -160,7 +161,7 @@ def denoise_piece(piece: Piece, model: str, config: DenoiseConfig, version: str)
     package = logging.getLogger("imagej_n2v")
     package.addHandler(warnings)
     try:
-        done.extend(planes)
+        done.extend(map(whole, planes))
     except NothingToDenoise as exc:  # this piece is all zero; the file may not be
         nothing = exc
     finally:

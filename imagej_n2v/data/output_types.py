@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from ..errors import InputError
+from .bands import row_bands
 
 log = logging.getLogger(__name__)
 
@@ -90,29 +92,41 @@ class PlaneConverter:
 
         ``plane`` may be overwritten. An unchanged uint16 plane passes through as it is.
         """
-        if self.dtype == np.float32:
-            return plane.astype(np.float32, copy=False)
-        if plane.dtype == np.uint16:
-            return plane
-        if plane.dtype.kind != "f":
-            plane = plane.astype(np.float32)
-        rounded = np.rint(plane, out=plane)
-        outside = int(np.count_nonzero((rounded < 0) | (rounded > 65535)))
-        if self._strict:
-            self._check_fits(plane, rounded, outside, original)
-        self.clipped += outside
-        self.pixels += rounded.size
-        np.clip(rounded, 0, 65535, out=rounded)
-        return rounded.astype(np.uint16)
+        return list(self.bands([plane], original))[0]
 
-    def _check_fits(self, plane: np.ndarray, rounded: np.ndarray, outside: int, original: np.ndarray | None) -> None:
+    def bands(self, bands: Iterable[np.ndarray], original=None) -> Iterator[np.ndarray]:
+        """The bands of one plane, top to bottom (as ``__call__`` takes a plane), in the output type.
+
+        ``original`` is the input plane (an array or a ``PlaneReader``). A plane that cannot be
+        16-bit is refused once its last band is converted (so a file being written is never kept).
+        """
+        outside = pixels = 0
+        low, high = np.inf, -np.inf
+        for band in bands:
+            if self.dtype == np.float32 or band.dtype == np.uint16:
+                yield band.astype(self.dtype, copy=False)
+                continue
+            band = band if band.dtype.kind == "f" else band.astype(np.float32)
+            rounded = np.rint(band, out=band)
+            outside += int(np.count_nonzero((rounded < 0) | (rounded > 65535)))
+            pixels += rounded.size
+            if self._strict and rounded.size:
+                low, high = min(low, float(rounded.min())), max(high, float(rounded.max()))
+            np.clip(rounded, 0, 65535, out=rounded)
+            yield rounded.astype(np.uint16)
+        if self._strict and pixels:
+            self._check_fits(outside, pixels, low, high, original)
+        self.clipped += outside
+        self.pixels += pixels
+
+    def _check_fits(self, outside: int, pixels: int, low: float, high: float, original) -> None:
         why = None
-        if outside > CLIP_WARNING * rounded.size:
-            why = (f"{100 * outside / rounded.size:.1f}% of a plane's denoised values lie outside 0..65535 "
-                   f"(from {float(rounded.min()):.6g} to {float(rounded.max()):.6g})")
-        elif original is not None and original.dtype.kind == "f" and not np.array_equal(original, np.rint(original)):
-            spread = float(np.std(original, dtype=np.float64))
-            if _ROUNDING_SD > ROUNDING_SHARE * spread:
+        if outside > CLIP_WARNING * pixels:
+            why = (f"{100 * outside / pixels:.1f}% of a plane's denoised values lie outside 0..65535 "
+                   f"(from {low:.6g} to {high:.6g})")
+        elif original is not None and original.dtype.kind == "f":
+            spread = _fractional_spread(original)
+            if spread is not None and _ROUNDING_SD > ROUNDING_SHARE * spread:
                 why = (f"its values spread over too narrow a range (standard deviation {spread:.3g}) "
                        f"for 16-bit whole numbers: rounding would erase the signal")
         if why:
@@ -129,3 +143,13 @@ class PlaneConverter:
         level = logging.WARNING if share > CLIP_WARNING else logging.DEBUG
         log.log(level, "%s: %d denoised pixels (%.2g%%) fell outside 0..65535 and were clipped to fit 16-bit output; "
                        "bit depth 32 (--bit-depth 32, bit_depth=32) keeps them.", self.source, self.clipped, 100 * share)
+
+
+def _fractional_spread(original) -> float | None:
+    """The standard deviation of a float plane (an array or a ``PlaneReader``) that holds values that are
+    not whole numbers, or None when every value is whole; band by band, two passes."""
+    if all(np.array_equal(band, np.rint(band)) for band in row_bands(original)):
+        return None
+    count = int(np.prod(original.shape))
+    mean = sum(float(band.sum(dtype=np.float64)) for band in row_bands(original)) / count
+    return float(np.sqrt(sum(float(np.square(band - mean, dtype=np.float64).sum()) for band in row_bands(original)) / count))

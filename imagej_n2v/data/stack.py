@@ -9,12 +9,14 @@ with integers for the non-plane axes returns one 2D plane.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..errors import InputError
 from .axes import CANONICAL, canonical_shape, from_canonical, normalize_axes
+from .bands import BandedPlane, PlaneReader, fill
 
 
 @dataclass(frozen=True)
@@ -70,20 +72,30 @@ class PlaneStack:
                 for c in range(self.channels):
                     yield PlaneIndex(t, z, c)
 
+    def _key(self, index: PlaneIndex) -> tuple:
+        where = {"T": index.t, "Z": index.z, "C": index.c}
+        return tuple(where[a] if a in where else slice(None) for a in self.axes)
+
     def plane(self, index: PlaneIndex) -> np.ndarray:
         """The (Y, X) plane at ``index``; a view where the data allows it."""
-        where = {"T": index.t, "Z": index.z, "C": index.c}
-        key = []
-        for a in self.axes:
-            key.append(where[a] if a in where else slice(None))
-        plane = np.asarray(self.data[tuple(key)])
+        plane = np.asarray(self.data[self._key(index)])
+        self._check_finite(plane, index)
+        return plane.T if self._transpose else plane
+
+    def plane_source(self, index: PlaneIndex) -> np.ndarray | PlaneReader:
+        """The (Y, X) plane at ``index`` for reading a region at a time: a ``PlaneReader`` where the data
+        offers one (an uncompressed file whose planes are stored as YX), else the plane itself."""
+        if self._transpose or self.axes[-2:] != "YX" or not hasattr(self.data, "plane_reader"):
+            return self.plane(index)
+        return self.data.plane_reader(self._key(index)[:-2], partial(self._check_finite, index=index))
+
+    def _check_finite(self, plane: np.ndarray, index: PlaneIndex) -> None:
         if self.check_finite and self.dtype.kind == "f" and not np.isfinite(plane).all():
-            # checked plane by plane as planes are read: a large stack is never scanned up front
+            # checked as planes (or their regions) are read: a large stack is never scanned up front
             raise InputError(
                 f"{self.source} has NaN or infinite values in frame {index.t + 1}, slice {index.z + 1}, "
                 f"channel {index.c + 1}: replace them (e.g. Process > Math > Remove NaNs in ImageJ) first."
             )
-        return plane.T if self._transpose else plane
 
     def volume(self, t: int, c: int, slices: slice = slice(None)) -> np.ndarray:
         """The (Z, Y, X) volume of frame ``t`` and channel ``c`` (or its run ``slices`` of Z), read plane by plane."""
@@ -98,8 +110,9 @@ class PlaneStack:
         return "".join(a for a in CANONICAL if a in self.axes)
 
 
-def gather(planes: Iterable[np.ndarray], like: PlaneStack, frames: Sequence[int] | None, dtype: np.dtype) -> np.ndarray:
-    """Planes in ImageJ order (C fastest, then Z, then T) as one array with the axes of ``like``.
+def gather(planes: Iterable[np.ndarray | BandedPlane], like: PlaneStack, frames: Sequence[int] | None, dtype: np.dtype) -> np.ndarray:
+    """Planes in ImageJ order (C fastest, then Z, then T) as one array with the axes of ``like``; a
+    ``BandedPlane`` is written into it band by band.
 
     ``frames`` are the 0-based frames of ``like`` the planes belong to (None: all).
     """
@@ -107,5 +120,5 @@ def gather(planes: Iterable[np.ndarray], like: PlaneStack, frames: Sequence[int]
     out = np.empty((count, like.slices, like.channels, like.height, like.width), dtype=dtype)
     flat = out.reshape(-1, like.height, like.width)
     for number, plane in enumerate(planes):
-        flat[number] = plane
+        fill(flat[number], plane)
     return from_canonical(out, like.axes)

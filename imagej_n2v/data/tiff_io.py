@@ -12,8 +12,10 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field, replace
+from functools import partial
+from itertools import chain
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 from xml.etree import ElementTree
 
 import numpy as np
@@ -22,6 +24,7 @@ import tifffile
 from ..atomic import atomic_output
 from ..errors import AxesError, InputError
 from .axes import axes_examples, imagej_order, normalize_axes
+from .bands import BandedPlane, PlaneReader, applied, row_bands
 from .stack import PlaneStack
 
 log = logging.getLogger(__name__)
@@ -143,12 +146,22 @@ class ContiguousTiff:
             return np.array(self._mapped[key])
         plane = np.empty(self._plane_shape, self.dtype)
         number = int(np.ravel_multi_index(outer, self.shape[:-2])) if outer else 0
-        with self._lock:
-            self._file.seek(self._mapped.offset + number * self._plane_bytes)
-            read = self._file.readinto(memoryview(plane.reshape(-1).view(np.uint8)))
-        if read != self._plane_bytes:
-            raise InputError(f"{self._mapped.filename} ends inside plane {number + 1}: copy the file again from its source.")
+        self._read_at(self._mapped.offset + number * self._plane_bytes, number, 0,
+                      memoryview(plane.reshape(-1).view(np.uint8)))
         return plane
+
+    def plane_reader(self, outer: tuple[int, ...], check: Callable[[np.ndarray], None] | None = None) -> PlaneReader:
+        """The plane at ``outer`` (integers for all but the last two axes), read a region at a time."""
+        number = int(np.ravel_multi_index(outer, self.shape[:-2])) if outer else 0
+        start = self._mapped.offset + number * self._plane_bytes
+        return PlaneReader(partial(self._read_at, start, number), self._plane_shape, self.dtype, check)
+
+    def _read_at(self, start: int, number: int, offset: int, buffer: memoryview) -> None:
+        with self._lock:
+            self._file.seek(start + offset)
+            read = self._file.readinto(buffer)
+        if read != len(buffer):
+            raise InputError(f"{self._mapped.filename} ends inside plane {number + 1}: copy the file again from its source.")
 
     def __array__(self, dtype=None) -> np.ndarray:
         return np.asarray(self._mapped, dtype)
@@ -416,7 +429,7 @@ def imagej_metadata(axes: str, calibration: Calibration, info: str | None = None
 
 def write_planes(
     target: Path,
-    planes: Iterable[np.ndarray],
+    planes: Iterable[np.ndarray | BandedPlane],
     axes: str,
     shape: tuple[int, ...],
     dtype: np.dtype,
@@ -426,20 +439,35 @@ def write_planes(
 ) -> Path:
     """Stream planes (ImageJ order: C fastest, then Z, then T) into an ImageJ hyperstack TIFF.
 
-    ``axes`` must be in ImageJ order (see ``imagej_order``); ``shape`` is the full shape.
+    ``axes`` must be in ImageJ order (see ``imagej_order``); ``shape`` is the full shape. When the
+    first plane is a ``BandedPlane`` (a tiled stack), every plane goes to the file band by band as
+    bytes: tifffile writes an uncompressed series contiguously, so the file is the same, byte for
+    byte, as one written from whole planes, and no plane is held whole.
     """
     if axes != imagej_order(axes):
         raise ValueError(f"axes {axes} are not in ImageJ order")
     metadata, extra = imagej_metadata(axes, calibration, info)
     with atomic_output(target, overwrite) as temp:
+        planes = iter(planes)
+        first = next(planes, None)
+        data = chain([] if first is None else [first], planes)
+        if isinstance(first, BandedPlane):
+            data = _band_bytes(data, np.dtype(dtype))
         with tifffile.TiffWriter(temp, imagej=True) as writer:
-            writer.write(iter(planes), shape=shape, dtype=dtype, metadata=metadata, **extra)
+            writer.write(data, shape=shape, dtype=dtype, metadata=metadata, **extra)
     return target
+
+
+def _band_bytes(planes: Iterable[np.ndarray | BandedPlane], dtype: np.dtype) -> Iterator[bytes]:
+    """The pixels of ``planes`` as bytes of ``dtype`` in the file's (native) byte order, a band at a time."""
+    for plane in planes:
+        for band in plane if isinstance(plane, BandedPlane) else row_bands(plane):
+            yield np.ascontiguousarray(band, dtype).tobytes()
 
 
 def write_denoised(
     target: Path,
-    planes: Iterable[np.ndarray],
+    planes: Iterable[np.ndarray | BandedPlane],
     image: TiffImage,
     frames: list[int] | None,
     dtype: np.dtype,
@@ -455,8 +483,8 @@ def write_denoised(
     axes = stack.canonical_dims()
     calibration, transform = for_output(image.calibration, stack, frames, dtype)
     shape = output_shape(stack, axes, None if frames is None else len(frames))
-    return write_planes(Path(target), planes if transform is None else map(transform, planes), axes, shape, dtype,
-                        calibration, overwrite=overwrite, info=info)
+    return write_planes(Path(target), planes if transform is None else (applied(transform, p) for p in planes), axes,
+                        shape, dtype, calibration, overwrite=overwrite, info=info)
 
 
 def output_shape(stack: PlaneStack, axes: str, frames: int | None = None) -> tuple[int, ...]:

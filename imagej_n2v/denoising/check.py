@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..data.bands import kept_part
 from ..data.planes import kept_columns
 from ..data.stack import PlaneStack
 from ..quality.blindspot import BLOCK
@@ -109,15 +110,15 @@ def _sample(denoiser: Denoiser, stack: PlaneStack, indices: list, side: int, cou
     chosen = rng.choice(len(indices), size=count, replace=True)
     patches = []
     for number in np.unique(chosen):
-        plane = stack.plane(indices[number])
+        plane = stack.plane_source(indices[number])  # a large plane is read a patch at a time
         columns = kept_columns(plane, keep_zero_columns)
         if columns is None or columns.stop - columns.start < side:
             continue
-        kept = plane[:, columns]
-        data = denoiser.normalization_for(kept).apply(kept)
+        kept = kept_part(plane, columns)
+        normalization = denoiser.normalization_for(kept)
         for _ in range(int((chosen == number).sum())):
-            y, x = rng.integers(0, data.shape[0] - side + 1), rng.integers(0, data.shape[1] - side + 1)
-            patches.append(data[y : y + side, x : x + side])
+            y, x = rng.integers(0, kept.shape[0] - side + 1), rng.integers(0, kept.shape[1] - side + 1)
+            patches.append(normalization.apply(kept[y : y + side, x : x + side]))
     return np.stack(patches) if patches else np.zeros((0, side, side), np.float32)
 
 

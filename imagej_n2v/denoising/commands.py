@@ -17,6 +17,7 @@ import numpy as np
 
 from ..config import DenoiseConfig
 from ..data.axes import choose
+from ..data.bands import BandedPlane
 from ..data.output_types import output_dtype
 from ..data.stack import PlaneStack
 from ..data.tiff_io import output_shape
@@ -55,7 +56,7 @@ def plan_output(stack: PlaneStack, config: DenoiseConfig) -> OutputPlan:
 class Denoised:
     """A denoised stack on its way out: planes are computed as they are taken."""
 
-    planes: Iterator[np.ndarray]  # in ImageJ order: C fastest, then Z, then T
+    planes: Iterator[np.ndarray | BandedPlane]  # in ImageJ order: C fastest, then Z, then T; bands where tiled
     axes: str  # the input's axes in ImageJ order (the order a written file gets)
     shape: tuple[int, ...]  # in ``axes``, with only the chosen frames
     dtype: np.dtype
@@ -103,7 +104,7 @@ def denoise_stack(
                     output_dtype(stack.dtype, config.bit_depth), plan.frames, denoiser.provenance(), check)
 
 
-def _timed(planes: Iterator[np.ndarray], check: Check) -> Iterator[np.ndarray]:
+def _timed(planes: Iterator[np.ndarray | BandedPlane], check: Check) -> Iterator[np.ndarray | BandedPlane]:
     """``planes``, then the check's cost as a share of the CPU time they took, to the log.
 
     CPU time, as a busy machine stretches wall times unevenly (measured under load 4-5: the same

@@ -9,7 +9,9 @@ planes are in memory at any time.
 A plane too large for one network call within the memory budget (``memory``), or larger than
 ``tile_size``, goes through the network in overlapping tiles (``tiling``) whose centres are
 written into its output: the same result as one call, with the network's memory bounded by the
-tile. Normalisation statistics still come from the whole plane, so the tiles agree.
+tile. Normalisation statistics still come from the whole plane, so the tiles agree. Such a plane
+is never held whole (``data.bands``): it is read a region at a time where the file allows it,
+its output waits in a temporary file and comes out as a ``BandedPlane``, band by band.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from .. import __version__
+from ..data.bands import BandedPlane, PlaneReader, ScratchPlane, kept_part, row_bands, widened
 from ..data.output_types import PlaneConverter, output_dtype
-from ..data.planes import Normalization, kept_columns, plane_normalization
+from ..data.planes import Normalization, kept_columns, plane_mean, plane_normalization
 from ..data.stack import PlaneIndex, PlaneStack, gather
 from ..errors import InputError, ModelError, NothingToDenoise, OutOfMemory
 from ..models.folder import PER_PLANE, PER_VOLUME, ModelDescription, build_network, describe_model
@@ -49,10 +52,15 @@ buys no speed once planes are this large (measured: the same CPU time per 512x51
 batches of 1 and 4). Small planes still go ``batch_planes`` at a time; large ones one by one."""
 
 
-TILE_PIXELS = 2048**2
-"""Most pixels of an automatic tile: 3 GB of activations for n2v's default network. Larger tiles
-only save the overlap (8 % of a 2048 tile's pixels are context for n2v's default network, 16 %
-of a 1024 one's), and beyond this the memory they take is the larger cost."""
+TILE_PIXELS = 1536**2
+"""Most pixels of an automatic tile. For n2v's default network (32 first filters, depth 2) a tile
+of 1536x1536 takes 1.7 GB of activations (``memory``), so with TensorFlow itself (0.6 GB) and a
+plane's bands (``data.bands``) a plane of any size denoises within about 2.5 GB: measured on a
+4096x4096 plane, tiles of 1424 (what 1536 and 2048 both give there) peaked at 2.0 GB of RSS, tiles of 892
+at 1.2 GB. Larger tiles only save overlap, and little: a 20000x20000 plane goes in tiles of 1512,
+1.13x its pixels through the network, against 1.10x in tiles of at most 2048 (3.0 GB of
+activations for a full one, too near a 4 GB machine's limit) and 1.20x in tiles of 1024 (measured on the
+4096 plane: 1024 tiles cost 7 % more CPU time than 1424 ones, 40.5 s against 37.7 s)."""
 
 
 @dataclass
@@ -60,12 +68,13 @@ class _Prepared:
     """A plane ready for the network (or a plane that needs none)."""
 
     index: PlaneIndex
-    plane: np.ndarray  # the input plane, for pass-through and the output's shape
+    plane: np.ndarray | PlaneReader  # the input plane, for pass-through and the output's shape
     columns: slice | None  # None: nothing to denoise (all zero, or a channel not chosen)
     normalization: Normalization | None = None
     padded: np.ndarray | None = None  # (H', W') float32, normalised and reflect-padded; None when tiled
     pad: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
     number: int = 0  # 1-based place among the output planes (for tile progress)
+    banded: bool = False  # a plane of a tiled stack: read a region at a time, its output a ``BandedPlane``
 
 
 @dataclass(frozen=True)
@@ -198,7 +207,7 @@ class Denoiser:
         return np.concatenate([self._network(np.ascontiguousarray(patches[i : i + group, ..., np.newaxis], np.float32))
                                .numpy()[..., 0] for i in range(0, len(patches), group)])
 
-    def normalization_for(self, kept: np.ndarray) -> Normalization:
+    def normalization_for(self, kept: np.ndarray | PlaneReader) -> Normalization:
         if self.per_plane:
             return plane_normalization(kept)
         return Normalization(self.description.global_mean, self.description.global_std)
@@ -242,21 +251,22 @@ class Denoiser:
 
     def _prepare(self, stack: PlaneStack, index: PlaneIndex, channels: Sequence[int] | None, keep_zero: bool,
                  tiling: Tiling, number: int) -> _Prepared:
-        plane = stack.plane(index)
+        banded = tiling.tile is not None  # planes this large are read a region at a time, handed on in bands
+        plane = stack.plane_source(index) if banded else stack.plane(index)
         if channels is not None and index.c not in channels:
-            return _Prepared(index, plane, None)
+            return _Prepared(index, plane, None, banded=banded)
         columns = kept_columns(plane, keep_zero)
         if columns is None:
-            return _Prepared(index, plane, None)
-        kept = plane[:, columns]
+            return _Prepared(index, plane, None, banded=banded)
+        kept = kept_part(plane, columns)
         normalization = self.normalization_for(kept)
-        if tiling.tile is not None and any(n + (-n) % self.div_by > t for n, t in zip(kept.shape, tiling.tile)):
-            return _Prepared(index, plane, columns, normalization, number=number)  # tiles are normalised as they go
-        data = normalization.apply(kept)
+        if banded and any(n + (-n) % self.div_by > t for n, t in zip(kept.shape, tiling.tile)):
+            return _Prepared(index, plane, columns, normalization, number=number, banded=True)  # tiles: normalised as they go
+        data = normalization.apply(np.asarray(kept))
         pad = tuple(_split((-size) % self.div_by) for size in data.shape)
         if any(sum(p) for p in pad):
             data = np.pad(data, pad, mode="reflect")
-        return _Prepared(index, plane, columns, normalization, data, pad)  # type: ignore[arg-type]
+        return _Prepared(index, plane, columns, normalization, data, pad, banded=banded)  # type: ignore[arg-type]
 
     def _apply(self, batch: np.ndarray) -> np.ndarray:
         """The network on (N, H, W, 1) float32, as numpy."""
@@ -294,27 +304,45 @@ class Denoiser:
         return outputs
 
     def _run_tiled(self, prepared: _Prepared, tiling: Tiling,
-                   on_tile: Callable[[int, int, int], None] | None) -> np.ndarray:
-        """The network output (float32, input units) of one plane too large for one call, tile by tile.
+                   on_tile: Callable[[int, int, int], None] | None) -> Iterator[np.ndarray]:
+        """The network output of one plane too large for one call, tile by tile: float32 bands of its kept
+        columns in the input's units, top to bottom, read back as they are taken.
 
-        Each tile is read from the plane with its reflect padding, normalised with the whole
-        plane's statistics, and only its core is kept: the same values as ``_run`` on the whole.
+        Each tile is read from the plane with its reflect padding (its window only, see
+        ``read_window``), normalised with the whole plane's statistics, and only its core is kept:
+        the same values as ``_run`` on the whole. Cores go to a ``ScratchPlane`` rather than into
+        memory; ``_run``'s mean correction needs the mean of the whole output, summed as the cores
+        come, so it and the inverse normalisation are applied to each band as it is read back.
         """
-        kept = prepared.plane[:, prepared.columns]
-        output = np.empty(kept.shape, dtype=np.float32)
+        kept = kept_part(prepared.plane, prepared.columns)
+        normalization = prepared.normalization
+        scratch = ScratchPlane(kept.shape)
+        total = 0.0
         tiles = plan_tiles(kept.shape, tiling.tile, self.context, self.div_by)
         for done, tile in enumerate(tiles, 1):
-            window = prepared.normalization.apply(read_window(kept, tile, self.div_by))
-            output[tile.core] = self._call(window[np.newaxis], tiling, tiled=True)[0][tile.crop]
+            window = normalization.apply(read_window(kept, tile, self.div_by))
+            core = self._call(window[np.newaxis], tiling, tiled=True)[0][tile.crop]
+            scratch.write(tile.core, core)
+            total += float(core.sum(dtype=np.float64))
             if on_tile:
                 on_tile(prepared.number, done, len(tiles))
-        if self.per_plane:  # as in ``_run``: the normalised plane's mean, from the plane itself
-            mean = (kept.mean(dtype=np.float64) - prepared.normalization.mean) / prepared.normalization.std
-            output += np.float32(mean - output.mean())
-        return prepared.normalization.invert(output)
+        if not self.per_plane:
+            return scratch.bands(normalization.invert)
+        # as in ``_run``: the normalised plane's mean, from the plane itself
+        mean = (plane_mean(kept) - normalization.mean) / normalization.std
+        shift = np.float32(mean - total / (kept.shape[0] * kept.shape[1]))
+
+        def finish(band: np.ndarray) -> np.ndarray:
+            band += shift
+            return normalization.invert(band)
+
+        return scratch.bands(finish)
 
     @staticmethod
-    def _assemble(prepared: _Prepared, denoised: np.ndarray | None, convert: PlaneConverter) -> np.ndarray:
+    def _assemble(prepared: _Prepared, denoised: np.ndarray | Iterator[np.ndarray] | None,
+                  convert: PlaneConverter) -> np.ndarray | BandedPlane:
+        if prepared.banded:
+            return Denoiser._assemble_bands(prepared, denoised, convert)
         if prepared.columns is None:
             if convert.dtype == np.uint16 and prepared.plane.dtype == np.uint16:
                 return prepared.plane  # already what a 16-bit output holds: no float round trip
@@ -324,6 +352,18 @@ class Denoiser:
         full = np.zeros(prepared.plane.shape, dtype=np.float32)
         full[:, prepared.columns] = denoised
         return convert(full, prepared.plane)
+
+    @staticmethod
+    def _assemble_bands(prepared: _Prepared, denoised: np.ndarray | Iterator[np.ndarray] | None,
+                        convert: PlaneConverter) -> BandedPlane:
+        """``_assemble`` for a plane of a tiled stack: the output in bands, converted as they are taken."""
+        plane = prepared.plane
+        if prepared.columns is None:  # passed through: uint16 as it is, others copied before conversion
+            bands = row_bands(plane) if plane.dtype == np.uint16 else (b.astype(np.float32) for b in row_bands(plane))
+        else:
+            bands = widened(row_bands(denoised) if isinstance(denoised, np.ndarray) else denoised, prepared.columns,
+                            plane.shape[1])
+        return BandedPlane(convert.bands(bands, plane), plane.shape, convert.dtype)
 
     def _finish(self, batch: list[_Prepared], convert: PlaneConverter, tiling: Tiling,
                 on_tile: Callable[[int, int, int], None] | None) -> tuple[list[np.ndarray], int]:
@@ -349,8 +389,10 @@ class Denoiser:
         tile_size: int | None = None,
         on_tile: Callable[[int, int, int], None] | None = None,
         tta: bool = False,
-    ) -> Iterator[np.ndarray]:
-        """Yield the output planes of ``stack`` in ImageJ order (C fastest, then Z, then T).
+    ) -> Iterator[np.ndarray | BandedPlane]:
+        """Yield the output planes of ``stack`` in ImageJ order (C fastest, then Z, then T): arrays, or
+        for a stack that goes in tiles ``BandedPlane`` s (take each one's bands before the next plane;
+        ``data.bands.whole`` makes an array of one).
 
         ``frames`` and ``channels`` are 0-based; channels not chosen are passed through
         unchanged (converted to the output type), frames not chosen are left out. The planes'
@@ -377,7 +419,7 @@ class Denoiser:
     def _denoise_planes(self, stack: PlaneStack, frames: Sequence[int] | None, channels: Sequence[int] | None,
                         bit_depth: str | int, batch_planes: int, keep_zero_columns: bool,
                         progress: Callable[[int, int], None] | None, planes: slice | None, tile_size: int | None,
-                        on_tile: Callable[[int, int, int], None] | None, tta: bool) -> Iterator[np.ndarray]:
+                        on_tile: Callable[[int, int, int], None] | None, tta: bool) -> Iterator[np.ndarray | BandedPlane]:
         """The 2D path of ``denoise_planes``: plane by plane, batched and streamed."""
         convert = PlaneConverter(stack.dtype, bit_depth, stack.source)
         indices = list(stack.indices(frames))[planes or slice(None)]

@@ -130,6 +130,17 @@ def test_api_with_chosen_frames_in_float_equals_the_single_process_run(cluster, 
     assert _hashes(spread) == _hashes(single)
 
 
+def test_tiled_planes_on_workers_equal_the_single_process_run(cluster, input_files, tiny_model, tmp_path):
+    """Workers send whole planes back (a tiled plane's bands assembled); the client writes the same bytes."""
+    single, spread = tmp_path / "single", tmp_path / "spread"
+    options = ["--tile-size", "52", "--check", "off"]
+    assert main(["--quiet", "denoise", str(input_files.dome), "--model", str(tiny_model), "--output", str(single),
+                 *options]) == 0
+    assert main(["--quiet", "denoise", str(input_files.dome), "--model", str(tiny_model), "--output", str(spread),
+                 "--scheduler", cluster.scheduler_address, *PIECE, *options]) == 0
+    assert _hashes(spread) == _hashes(single)
+
+
 def test_metadata_reaches_the_output_as_in_the_single_process_run(cluster, tiny_model, tmp_path):
     """OME sizes and channel names, ImageJ labels, a dropped overlay, a value calibration applied (issue 13)."""
     import tifffile

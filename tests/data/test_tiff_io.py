@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from imagej_n2v.data.bands import BandedPlane, row_bands
 from imagej_n2v.data.stack import PlaneStack
 from imagej_n2v.data.tiff_io import (
     Calibration,
@@ -181,6 +182,26 @@ def test_a_failing_plane_source_leaves_nothing_behind(tmp_path):
     with pytest.raises(RuntimeError):
         write_planes(tmp_path / "half.tif", planes(), "ZYX", (2, 4, 4), np.uint16, Calibration())
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_planes_written_band_by_band_make_the_same_file_as_whole_planes(tmp_path, dtype):
+    """What a tiled stack writes: the same bytes, the same axes and calibration read back; a plane
+    that comes whole among banded ones (passed through) is written band by band too."""
+    data = _random(SHAPES["TZCYX"], dtype)
+    calibration = Calibration(pixel_width=0.25, pixel_height=0.5, unit="micron", z_spacing=2.0, frame_interval=30.0,
+                              labels=[f"plane {n}" for n in range(12)])
+    flat = data.reshape(-1, 12, 10)
+    banded = [plane if n == 3 else BandedPlane(row_bands(plane, 5), plane.shape, plane.dtype) for n, plane in enumerate(flat)]
+    whole_file = write_planes(tmp_path / "whole.tif", iter(flat), "TZCYX", data.shape, dtype, calibration)
+    banded_file = write_planes(tmp_path / "banded.tif", iter(banded), "TZCYX", data.shape, dtype, calibration)
+    assert banded_file.read_bytes() == whole_file.read_bytes()
+    with tifffile.TiffFile(banded_file) as tif:
+        assert tif.series[0].axes == "TZCYX" and tif.imagej_metadata["spacing"] == 2.0
+        assert tif.imagej_metadata["Labels"][5] == "plane 5"
+        np.testing.assert_array_equal(tif.asarray(), data)
+    image = read_image(banded_file)
+    assert (image.calibration.pixel_width, image.calibration.pixel_height, image.calibration.unit) == (0.25, 0.5, "micron")
 
 
 def test_output_shape_with_fewer_frames():

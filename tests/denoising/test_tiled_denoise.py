@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from imagej_n2v.config import DenoiseConfig
+from imagej_n2v.data.bands import whole
 from imagej_n2v.data.stack import PlaneStack
 from imagej_n2v.data.synthetic import make_stack
 from imagej_n2v.denoising.commands import denoise_stack
@@ -36,7 +37,7 @@ def large_planes():
 
 def _denoise(denoiser: Denoiser, array: np.ndarray, axes: str, **settings) -> np.ndarray:
     result = denoise_stack(denoiser, PlaneStack(array, axes), DenoiseConfig(**settings))
-    return np.stack(list(result.planes))
+    return np.stack([whole(plane) for plane in result.planes])
 
 
 @pytest.mark.parametrize("tile_size", TILE_SIZES)
@@ -65,6 +66,33 @@ def test_tiled_32_bit_output_differs_from_untiled_by_float_rounding_only_and_sho
     for axis, start in cuts:
         line = difference[:, start, 5:-5] if axis == 0 else difference[:, :, 5 + start]
         assert line.max() <= 8 * np.finfo(np.float32).eps * scale
+
+
+@pytest.mark.parametrize("channels", [None, "2"])
+def test_a_tiled_file_is_read_in_regions_and_written_in_bands_with_the_arrays_values(denoiser, tiny_model, tmp_path,
+                                                                                      channels):
+    """The streamed way (the plane read a window at a time, cores in a scratch file, bands to the TIFF)
+    gives the values the Python API gives for the same array, and the file keeps the axes and calibration;
+    a channel not chosen is passed through band by band."""
+    from imagej_n2v import api
+    from imagej_n2v.cli import main
+    from imagej_n2v.data.bands import BandedPlane
+    from imagej_n2v.data.tiff_io import Calibration, read_image, write_image
+
+    stack = make_stack(frames=2, slices=1, channels=2, height=150, width=130, strip=5, seed=4)
+    source = write_image(tmp_path / "in.tif", stack.noisy, stack.axes, Calibration(pixel_width=0.2, pixel_height=0.2,
+                                                                                    unit="micron", frame_interval=5.0))
+    options = ["--channels", channels] if channels else []
+    assert main(["--quiet", "denoise", str(source), "--model", str(tiny_model), "--output", str(tmp_path / "out"),
+                 "--tile-size", "60", "--check", "off", *options]) == 0
+    written = read_image(tmp_path / "out" / "in_denoised.tif")
+    expected = api.denoise(stack.noisy, stack.axes, tiny_model, tile_size=60, check="off", channels=channels)
+    np.testing.assert_array_equal(np.asarray(written.stack.data), expected)
+    assert written.axes == stack.axes
+    assert (written.calibration.pixel_width, written.calibration.unit, written.calibration.frame_interval) == (
+        0.2, "micron", 5.0)
+    planes = denoise_stack(denoiser, read_image(source).stack, DenoiseConfig(tile_size=60, check="off")).planes
+    assert all(isinstance(plane, BandedPlane) for plane in planes)
 
 
 def test_too_little_context_shows_as_a_seam(tiny_model, large_planes):

@@ -18,6 +18,7 @@ from typing import Callable, Iterator, Protocol
 import numpy as np
 
 from ...config.durations import format_duration
+from ...data.bands import whole
 from ...data.stack import PlaneStack
 from ...errors import InputError
 from .options import DENOISE, TRAIN, build_options
@@ -87,7 +88,7 @@ def denoise(stack: PlaneStack, title: str, options: str, report: Reporter) -> De
     if result.check is not None:
         _report_check(result.check, report)
     done = f"{DENOISE}: {result_title}: {result.info}"
-    return Denoised(_then(result.planes, report, done), result.frames, result_title, result.info)
+    return Denoised(_then(map(whole, result.planes), report, done), result.frames, result_title, result.info)
 
 
 def _report_check(check, report: Reporter) -> None:
