@@ -13,10 +13,12 @@ API, ImageJ, the cluster's pieces).
 from __future__ import annotations
 
 import tempfile
-import threading
+from contextlib import contextmanager
 from typing import BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
+
+from ..errors import OutputError
 
 BAND_PIXELS = 2**22
 """Pixels of one band (16 MB as float32): rows enough to read and write efficiently, far below a tile's memory."""
@@ -105,15 +107,28 @@ class ScratchPlane:
 
     def __init__(self, shape: tuple[int, int]):
         self.shape = shape
-        self._file: BinaryIO = tempfile.TemporaryFile(prefix="imagej-n2v-", buffering=0)
         self._row_bytes = shape[1] * 4
-        self._lock = threading.Lock()
+        with self._sentence():
+            self._file: BinaryIO = tempfile.TemporaryFile(prefix="imagej-n2v-", buffering=0)
+
+    @contextmanager
+    def _sentence(self) -> Iterator[None]:
+        """A failing temporary file (a full or unwritable ``TMPDIR``) as one sentence that says where and how much."""
+        try:
+            yield
+        except OSError as exc:
+            size = self.shape[0] * self._row_bytes
+            raise OutputError(
+                f"The temporary file of a tiled plane in {tempfile.gettempdir()} failed "
+                f"({exc.strerror or exc}; it takes {size / 1e9:.1f} GB): free space there or set TMPDIR to a folder "
+                f"with room."
+            ) from None
 
     def write(self, region: tuple[slice, slice], values: np.ndarray) -> None:
         """``values`` (float32) into the plane at ``region`` (two slices with step 1)."""
         values = np.ascontiguousarray(values, np.float32)
         rows, columns = region
-        with self._lock:
+        with self._sentence():
             if columns.start == 0 and columns.stop == self.shape[1]:
                 self._at(rows.start * self._row_bytes, values)
                 return
@@ -133,13 +148,13 @@ class ScratchPlane:
         try:
             for start in range(0, height, rows):
                 band = np.empty((min(rows, height - start), width), np.float32)
-                with self._lock:
+                with self._sentence():
                     self._file.seek(start * self._row_bytes)
                     view = memoryview(band.reshape(-1).view(np.uint8))
                     while view:
                         read = self._file.readinto(view)
                         if not read:
-                            raise OSError(f"the temporary file of a denoised plane ended at row {start}")
+                            raise OSError(f"it ended at row {start}")
                         view = view[read:]
                 yield band if finish is None else finish(band)
         finally:

@@ -1,5 +1,7 @@
 """Planes a region at a time: reading from files, scratch planes, banded output and the statistics over bands."""
 
+import tempfile
+
 import numpy as np
 import pytest
 import tifffile
@@ -18,7 +20,7 @@ from imagej_n2v.data.planes import (
 from imagej_n2v.data.stack import PlaneIndex
 from imagej_n2v.data.tiff_io import read_image, write_image
 from imagej_n2v.denoising.tiling import plan_tiles, read_window
-from imagej_n2v.errors import InputError
+from imagej_n2v.errors import InputError, OutputError
 
 
 @pytest.fixture
@@ -109,6 +111,13 @@ def test_a_scratch_plane_gives_back_what_was_written_region_by_region(small_band
     out = list(scratch.bands(lambda band: band * 2))
     assert [len(b) for b in out] == [2] * 11 + [1]
     np.testing.assert_array_equal(np.concatenate(out), values * 2)
+
+
+def test_a_scratch_plane_that_cannot_be_made_is_one_sentence_naming_tmpdir(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    with pytest.raises(OutputError, match=r"temporary file of a tiled plane in .*gone failed \(No such file or directory; "
+                                          r"it takes 1\.6 GB\): free space there or set TMPDIR"):
+        ScratchPlane((20000, 20000))
 
 
 def test_a_banded_plane_is_taken_once_and_assembled_where_an_array_is_needed():
