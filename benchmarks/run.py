@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -29,7 +30,7 @@ from benchmarks import cluster, tiling
 from benchmarks.report import write_report
 from imagej_n2v.data.synthetic import make_stack
 from imagej_n2v.data.tiff_io import Calibration, write_image, write_planes
-from imagej_n2v.denoising.inference import BATCH_PIXELS
+from imagej_n2v.denoising.inference import BATCH_PIXELS, TILE_PIXELS
 
 REPO = Path(__file__).resolve().parent.parent
 SIDE_BY_SIDE = ("seed_way", "cli_denoise", "network_alone")
@@ -286,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="channels of the large stack; only channel 1 is denoised, the others pass through "
                              "the same read-queue-write stream (a CPU takes hours to denoise every plane of 6 GB)")
     parser.add_argument("--tiling-side", type=int, default=4096, help="side of the plane denoised whole and in tiles")
-    parser.add_argument("--tiling-tile", type=int, default=2048, help="--tile-size of its tiled run")
+    parser.add_argument("--tiling-tile", type=int, default=math.isqrt(TILE_PIXELS),
+                        help="--tile-size of its tiled run (default: the largest automatic tile)")
     parser.add_argument("--large-side", type=int, default=20000,
                         help="side of the large plane of the tiling part (0: skip; 20000 needs 1.6 GB of disk)")
     options = parser.parse_args(argv)

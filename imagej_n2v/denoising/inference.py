@@ -55,12 +55,13 @@ batches of 1 and 4). Small planes still go ``batch_planes`` at a time; large one
 TILE_PIXELS = 1536**2
 """Most pixels of an automatic tile. For n2v's default network (32 first filters, depth 2) a tile
 of 1536x1536 takes 1.7 GB of activations (``memory``), so with TensorFlow itself (0.6 GB) and a
-plane's bands (``data.bands``) a plane of any size denoises within about 2.5 GB: measured on a
-4096x4096 plane, tiles of 1424 (what 1536 and 2048 both give there) peaked at 2.0 GB of RSS, tiles of 892
-at 1.2 GB. Larger tiles only save overlap, and little: a 20000x20000 plane goes in tiles of 1512,
-1.13x its pixels through the network, against 1.10x in tiles of at most 2048 (3.0 GB of
-activations for a full one, too near a 4 GB machine's limit) and 1.20x in tiles of 1024 (measured on the
-4096 plane: 1024 tiles cost 7 % more CPU time than 1424 ones, 40.5 s against 37.7 s)."""
+plane's bands (``data.bands``) a plane of any size denoises within about 2.5 GB. Measured
+(``make bench``, part tiling): a 20000x20000 uint16 plane peaked at 2.5 GB of RSS; on a 4096x4096
+plane tiles of 1424 (what 1536 and 2048 both give there) peaked at 2.0 GB, tiles of 892 at 1.2 GB.
+Larger tiles only save overlap, and little: a 20000x20000 plane goes in 196 tiles of 1512, 1.12x
+its pixels through the network, against 1.09x in tiles of at most 2048 (3.0 GB of activations for
+a full one, too near a 4 GB machine's limit) and 1.20x in tiles of at most 1024 (on the 4096 plane
+892 tiles cost 7 % more CPU time than 1424 ones, 40.5 s against 37.7 s)."""
 
 
 @dataclass
