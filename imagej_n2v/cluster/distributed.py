@@ -280,14 +280,8 @@ class ClusterRun:
             raise job.error
         if job.axes != job.image.axes:
             log.warning("%s: axes %s are written in ImageJ's order %s.", job.path.name, job.image.axes, job.axes)
-        check = self._checks.pop(job.path, None)
-        if check is not None:
-            try:
-                report(check.result())
-            except Exception as exc:  # the check only informs: it never costs the user the output
-                log.warning("%s: the quality check could not run on the cluster (%s); denoising goes on.",
-                            job.path.name, exc)
         try:
+            self._report_check(job)
             results = self._results(job)
             first = next(results)
             write_denoised(job.target, self._planes(chain([first], results)), job.image, job.frames,
@@ -296,6 +290,18 @@ class ClusterRun:
             self._prefetch.drop(job)
             raise
         return job
+
+    def _report_check(self, job: FileJob) -> None:
+        """The quality check's verdict on ``job``'s input, to the log (it was computed on a worker)."""
+        check = self._checks.pop(job.path, None)
+        if check is None:
+            return
+        try:
+            report(check.result())
+        except (OSError, CancelledError, TimeoutError) as exc:
+            raise self._lost(job, exc) from None
+        except Exception as exc:  # the check only informs: it never costs the user the output
+            log.warning("%s: the quality check could not run on the cluster (%s); denoising goes on.", job.path.name, exc)
 
     def _results(self, job: FileJob) -> Iterator[PieceResult]:
         from distributed import KilledWorker
@@ -309,10 +315,13 @@ class ClusterRun:
                     f"tried them (out of memory?): give the workers more memory or use a smaller --task-planes."
                 ) from None
             except (OSError, CancelledError, TimeoutError) as exc:
-                raise ClusterError(
-                    f"The Dask scheduler {self.client.scheduler.address} was lost while denoising {job.path} "
-                    f"({type(exc).__name__}): {job.path.name} was not written; restart the scheduler and run again."
-                ) from None
+                raise self._lost(job, exc) from None
+
+    def _lost(self, job: FileJob, exc: BaseException) -> ClusterError:
+        return ClusterError(
+            f"The Dask scheduler {self.client.scheduler.address} was lost while denoising {job.path} "
+            f"({type(exc).__name__}): {job.path.name} was not written; restart the scheduler and run again."
+        )
 
     def _planes(self, results: Iterator[PieceResult]) -> Iterator[np.ndarray]:
         """The output planes in order; a file is all zero only if every piece of it was."""
