@@ -72,18 +72,26 @@ def measure(args: argparse.Namespace) -> dict:
                         run = done[str(seed)]
                         image.setdefault(f"{column}_tta", {})[str(seed)] = {
                             "psnr": run["psnr_tta"], "train_s": run["train_s"], "denoise_s": run["denoise_tta_s"]}
-                    _save(args.json, results, f"{subject.name} {column} seed {seed}: {done[str(seed)]['psnr']:.2f} dB "
-                                              f"after {done[str(seed)]['train_s']:.0f} s")
+                    run = done[str(seed)]
+                    _save(args.json, results, f"{subject.name} {column} seed {seed}: " + (
+                        f"refused: {run['refused']}" if "refused" in run else
+                        f"{run['psnr']:.2f} dB after {run['train_s']:.0f} s"))
     results["load_at_end"] = list(os.getloadavg())
     _save(args.json, results, "done")
     return results
 
 
 def _train(subject: Subject, settings: dict, seed: int) -> dict:
+    """One N2V run; a run the product refuses (a time limit shorter than one epoch here) is kept as its sentence."""
+    from imagej_n2v.errors import N2VError
+
     settings = dict(settings)
     settings.pop("seeds", None)
     method = getattr(methods, settings.pop("method"))
-    return {**method(subject, settings, seed), "settings": settings}
+    try:
+        return {**method(subject, settings, seed), "settings": settings}
+    except N2VError as exc:
+        return {"refused": str(exc), "settings": settings}
 
 
 def _seconds(limit: str) -> float:

@@ -24,11 +24,13 @@ def psnrs(entry) -> list[float]:
         return [entry]
     if "psnr" in entry:
         return [entry["psnr"]]
-    return [run["psnr"] for _, run in sorted(entry.items(), key=lambda item: int(item[0]))]
+    return [run["psnr"] for _, run in sorted(entry.items(), key=lambda item: int(item[0])) if "psnr" in run]
 
 
 def _cell(entry) -> str:
     values = psnrs(entry)
+    if not values:  # every run refused (the sentence is in the JSON file)
+        return "refused"
     if len(values) == 1:
         return f"{values[0]:.2f}"
     return f"{np.mean(values):.2f} ± {(max(values) - min(values)) / 2:.2f}"
@@ -47,6 +49,8 @@ def wins(results: dict, ours: str, other: str) -> tuple[int, int, int, int]:
     for image in results["images"].values():
         if ours in image and other in image:
             a, b = psnrs(image[ours]), psnrs(image[other])
+            if not a or not b:
+                continue
             compared += 1
             won += np.mean(a) > np.mean(b)
             if len(a) == len(b) and len(b) > 1:
@@ -116,7 +120,7 @@ def _plot(results: dict, cols: list[str], path: Path) -> None:
     for k, column in enumerate(shown):
         for i, name in enumerate(names):
             image = results["images"][name]
-            if column in image:
+            if column in image and psnrs(image[column]):
                 gains = np.array(psnrs(image[column])) - image["noisy"]
                 x = i + (k - (len(shown) - 1) / 2) * width
                 ax.bar(x, gains.mean(), width, color=f"C{k}", label=label(column) if i == 0 else None)

@@ -35,9 +35,9 @@ def _add_settings(parser: argparse.ArgumentParser, settings: type) -> None:
     from .config import setting_fields
 
     for field in setting_fields(settings):
-        if field.kind == "bool":
-            parser.add_argument(field.option, dest=field.name, action="store_true", default=argparse.SUPPRESS,
-                                help=field.help)
+        if field.kind == "bool":  # a setting that is on by default also gets --no-...
+            action = argparse.BooleanOptionalAction if field.default else "store_true"
+            parser.add_argument(field.option, dest=field.name, action=action, default=argparse.SUPPRESS, help=field.help)
             continue
         shown = "" if field.default is None else f" (default: {field.default})"
         metavar = "{" + ",".join(map(str, field.choices)) + "}" if field.choices else field.name.upper()

@@ -42,6 +42,8 @@ def _default_and_meaning(action: argparse.Action) -> tuple[str, str]:
         meaning = meaning[:found.start()] + (f" ({before})" if before else "") + meaning[found.end():]
     elif isinstance(action, argparse._StoreTrueAction):
         default = "off"
+    elif isinstance(action, argparse.BooleanOptionalAction):  # the CLI gives it only to settings on by default
+        default = "on"
     elif action.required or not action.option_strings:
         default = "(required)"
     else:

@@ -182,3 +182,14 @@ def test_training_says_what_it_does_after_the_last_epoch(input_files, tmp_path, 
                                                                      "Exporting said as a bioimage.io archive"))
     assert 0 <= last_epoch < saving < exporting < err.find("Model written to"), err
     assert (tmp_path / "said" / "said.bioimage.io.zip").is_file()
+
+
+def test_a_setting_on_by_default_can_be_turned_off_on_the_command_line():
+    """``--average`` is on unless ``--no-average`` (a store_true flag could never turn it off)."""
+    from imagej_n2v.cli import _settings, build_parser
+    from imagej_n2v.config import TrainConfig
+
+    parser = build_parser()
+    assert _settings(parser.parse_args(["train", "x.tif", "--name", "m"]), TrainConfig).average is True
+    assert _settings(parser.parse_args(["train", "x.tif", "--name", "m", "--no-average"]), TrainConfig).average is False
+    assert _settings(parser.parse_args(["train", "x.tif", "--name", "m", "--average"]), TrainConfig).average is True

@@ -44,6 +44,11 @@ def test_every_setting_is_a_cli_option_and_a_macro_key(command, macro_command, s
         assert field.key in keys
         flag = field.option
         value = _other_value(field)
+        if field.kind == "bool" and field.default:  # on by default: turned off as --no-x, x=false, x=False
+            from_cli = _cli_settings(command, settings, "--no-" + flag.removeprefix("--"))
+            from_macro = build_options(macro_command, f"model=m {field.key}=false", image_channels=3).config
+            assert from_cli == from_macro == settings(**{field.name: False}) != settings(), field.name
+            continue
         from_cli = _cli_settings(command, settings, flag, *([value] if value is not None else []))
         from_macro = build_options(macro_command, f"model=m {field.key}{'' if value is None else '=' + value}",
                                    image_channels=3).config
