@@ -150,7 +150,7 @@ class TrainConfig(Settings):
                                    "(not yet the default: see benchmarks/quality-results.md)", dialog=False)
     average: bool = setting(True, "validate, keep and save a running average of the network's weights over about "
                                   "the last epoch's steps rather than the last step's weights, which jump from one "
-                                  "step to the next (measured on two real planes, 6 of 6 seeds: 1.2 dB better on "
+                                  "step to the next (measured on two real planes: better in 5 of 6 runs, by 1.2 dB on "
                                   "average; benchmarks/kept-epoch-results.md, quality-results.md); --no-average "
                                   "(average=false in a macro) keeps the last step's",
                             dialog=False)
