@@ -150,8 +150,8 @@ class TrainConfig(Settings):
                                    "(not yet the default: see benchmarks/quality-results.md)", dialog=False)
     average: bool = setting(True, "validate, keep and save a running average of the network's weights over about "
                                   "the last epoch's steps rather than the last step's weights, which jump from one "
-                                  "step to the next (measured on three real images at 60-300 steps: better in 8 of 12 runs, "
-                                  "by 0.56 dB on average, and far fewer bad runs; benchmarks/kept-epoch-results.md, "
+                                  "step to the next (measured on four real images at 60-300 steps: better in 10 of 14 runs, "
+                                  "by 1.2 dB on average, and far fewer bad runs; benchmarks/kept-epoch-results.md, "
                                   "quality-results.md); --no-average "
                                   "(average=false in a macro) keeps the last step's",
                             dialog=False)
