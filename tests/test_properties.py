@@ -176,6 +176,7 @@ VALID = {
     "perc_pix": st.sampled_from([0.2, 1.5, 10.0, 100.0]),
     "n2v2": st.booleans(),
     "augment": st.booleans(),
+    "average": st.booleans(),
     "tta": st.booleans(),
     "time_limit": st.sampled_from(["45s", "30m", "2h", "1h30m"]),
     "patience": st.integers(1, 1000),
